@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Tug needs to build and test. Idempotent: prints nothing
+# and changes nothing when every package is already present. Works as root or through sudo.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build ccache make
+  libboost1.81-dev          # Asio, Beast (1.81: as_tuple, cancellation, awaitable operators)
+  nlohmann-json3-dev libyaml-cpp-dev
+  libprotobuf-dev protobuf-compiler
+  catch2 libcli11-dev libspdlog-dev
+  iproute2 procps           # network namespaces and process tools for the end-to-end tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps: missing packages (${missing[*]}) and not root and no sudo; install them and retry" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
