@@ -84,6 +84,7 @@ class ProgressTracker {
 
   Progress* Get(uint64_t id);
   std::map<uint64_t, Progress>& progress() { return progress_; }
+  const std::map<uint64_t, Progress>& progress() const { return progress_; }
   // Forgets every follower's state: match 0, next = last_index+1, probing.
   void ResetProgress(uint64_t last_index);
 

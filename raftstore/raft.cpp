@@ -193,6 +193,7 @@ void RaftCore::BecomeLeader() {
   Entry noop;
   noop.set_type(raftpb::ENTRY_NORMAL);
   AppendEntries({noop});
+  FlushHeldProposals();
 }
 
 void RaftCore::Campaign(CampaignType t) {
@@ -257,6 +258,7 @@ void RaftCore::Tick() {
     // A transfer that has not finished within an election timeout is abandoned, so the
     // leader accepts proposals again.
     AbortLeaderTransfer();
+    FlushHeldProposals();
   }
   // A snapshot that was never acknowledged (lost on the way) is retried.
   for (auto& [pid, pr] : tracker_.progress()) {
@@ -383,16 +385,38 @@ Status RaftCore::Step(const Message& m) {
     HandleVoteRequest(m);
     return Status::Ok();
   }
+  Status result;
   switch (role_) {
     case Role::kLeader:
-      return StepLeader(m);
+      result = StepLeader(m);
+      break;
     case Role::kCandidate:
     case Role::kPreCandidate:
-      return StepCandidate(m);
+      result = StepCandidate(m);
+      break;
     case Role::kFollower:
-      return StepFollower(m);
+      result = StepFollower(m);
+      break;
   }
-  return Status::Ok();
+  if (!held_proposals_.empty()) FlushHeldProposals();
+  return result;
+}
+
+void RaftCore::FlushHeldProposals() {
+  if (held_proposals_.empty()) return;
+  if (role_ == Role::kLeader && lead_transferee_ == kNone) {
+    AppendEntries(std::move(held_proposals_));
+    held_proposals_.clear();
+    BroadcastAppend();
+  } else if (role_ == Role::kFollower && lead_ != kNone) {
+    Message m;
+    m.set_type(raftpb::MSG_PROP);
+    m.set_to(lead_);
+    for (auto& e : held_proposals_)
+      *m.add_entries() = std::move(e);
+    held_proposals_.clear();
+    Send(std::move(m));
+  }
 }
 
 void RaftCore::HandleVoteRequest(const Message& m) {
@@ -422,7 +446,11 @@ Status RaftCore::StepLeader(const Message& m) {
   switch (m.type()) {
     case raftpb::MSG_PROP: {
       if (lead_transferee_ != kNone) {
-        return Status::Error("raft: proposal dropped: leadership transfer in progress");
+        if (m.from() == id_ || held_proposals_.size() >= 4096) {
+          return Status::Error("raft: proposal dropped: leadership transfer in progress");
+        }
+        held_proposals_.insert(held_proposals_.end(), m.entries().begin(), m.entries().end());
+        return Status::Ok();
       }
       std::vector<Entry> ents = ToVector(m.entries());
       for (auto& e : ents) {
@@ -909,19 +937,24 @@ void RaftCore::ReportSnapshot(uint64_t id, bool success) {
   pr->probe_sent = true;
 }
 
-Status RaftCore::Compact(uint64_t index, std::string data) {
+Status RaftCore::Compact(uint64_t index, std::string data, uint64_t retain) {
   if (index > log_.applied()) {
     return Status::Error("raft: cannot compact to " + std::to_string(index) +
                          ": only applied up to " + std::to_string(log_.applied()));
   }
-  if (index <= log_.snapshot_index()) return Status::Ok();
+  if (index <= log_.snapshot_index() || (snapshot_ && index <= snapshot_->metadata().index())) {
+    return Status::Ok();
+  }
   raftpb::Snapshot s;
   s.mutable_metadata()->set_index(index);
   s.mutable_metadata()->set_term(*log_.Term(index));
   *s.mutable_metadata()->mutable_conf_state() = conf_state();
   s.set_data(std::move(data));
   snapshot_ = std::move(s);
-  log_.Compact(index);
+  // Entries just before the snapshot stay, so a follower slightly behind gets entries, not
+  // the whole snapshot; a follower behind the retained tail gets the snapshot.
+  uint64_t compact_to = index > retain ? index - retain : 0;
+  if (compact_to > log_.snapshot_index()) log_.Compact(compact_to);
   return Status::Ok();
 }
 

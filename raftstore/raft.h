@@ -165,9 +165,10 @@ class RaftCore {
   void ReportSnapshot(uint64_t id, bool success);
 
   // The caller wrote a snapshot of its state machine covering entries up to `index` (which
-  // it has applied): the core drops those entries and sends this snapshot to followers
-  // that need them.
-  Status Compact(uint64_t index, std::string data);
+  // it has applied): the core sends this snapshot to followers that need entries it no
+  // longer holds, and drops the entries up to index - retain (keeping `retain` entries
+  // before the snapshot for followers that are only slightly behind).
+  Status Compact(uint64_t index, std::string data, uint64_t retain = 0);
 
   bool HasReady() const;
   Ready GetReady();
@@ -182,6 +183,8 @@ class RaftCore {
   const RaftLog& log() const { return log_; }
   const ProgressTracker& tracker() const { return tracker_; }
   raftpb::ConfState conf_state() const;
+  // The newest snapshot the core knows (made by Compact, received, or restored), if any.
+  const std::optional<raftpb::Snapshot>& latest_snapshot() const { return snapshot_; }
 
  private:
   enum class CampaignType { kPreElection, kElection, kTransfer };
@@ -252,6 +255,11 @@ class RaftCore {
   // Reads that arrived before this leader committed an entry of its term: its commit index
   // is not yet known to be current (thesis §6.4 step 1), so they wait.
   std::vector<std::pair<uint64_t, std::string>> reads_waiting_for_commit_;
+  // Proposals forwarded to us while we hand leadership over: passed on to the new leader
+  // once known (or appended if we stay leader), instead of being dropped, so a follower's
+  // client does not wait for its timeout during a planned leadership change.
+  std::vector<raftpb::Entry> held_proposals_;
+  void FlushHeldProposals();
 
   std::optional<raftpb::Snapshot> snapshot_;  // latest snapshot, sent to lagging followers
   bool pending_snapshot_install_ = false;     // snapshot_ received, not yet in a Ready

@@ -3,7 +3,6 @@
 // thread or an I/O callback.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -12,21 +11,30 @@ namespace tug {
 
 class Status {
  public:
+  // What kind of failure, so that callers can answer differently (an HTTP server maps these
+  // to status codes); the message says what happened and what to do.
+  enum class Code { kOk, kError, kInvalid, kNotFound, kConflict, kUnavailable, kCompacted };
+
   Status() = default;  // ok
   static Status Ok() { return Status(); }
-  static Status Error(std::string message) { return Status(std::move(message)); }
+  static Status Error(std::string message) { return Status(Code::kError, std::move(message)); }
+  static Status Invalid(std::string m) { return Status(Code::kInvalid, std::move(m)); }
+  static Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
+  static Status Conflict(std::string m) { return Status(Code::kConflict, std::move(m)); }
+  // The cluster cannot serve this now (no leader, no quorum, timed out): retry later.
+  static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
+  static Status Compacted(std::string m) { return Status(Code::kCompacted, std::move(m)); }
 
-  bool ok() const { return !message_.has_value(); }
+  bool ok() const { return code_ == Code::kOk; }
   explicit operator bool() const { return ok(); }
+  Code code() const { return code_; }
   // Empty when ok.
-  const std::string& message() const {
-    static const std::string kEmpty;
-    return message_ ? *message_ : kEmpty;
-  }
+  const std::string& message() const { return message_; }
 
  private:
-  explicit Status(std::string message) : message_(std::move(message)) {}
-  std::optional<std::string> message_;
+  Status(Code c, std::string message) : code_(c), message_(std::move(message)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
 };
 
 template <typename T>

@@ -243,8 +243,9 @@ bool SimCluster::HandleReady(SimNode& n) {
     n.reads.push_back(r);
   }
   n.core->Advance(rd);
-  MaybeSnapshot(n);
+  // Record what is committed before compaction drops the entries from the log.
   CheckCommitted(n);
+  MaybeSnapshot(n);
   return true;
 }
 
@@ -289,9 +290,14 @@ void SimCluster::Apply(SimNode& n, const raft::Ready& rd) {
     n.applied = e.index();
     if (e.type() == raftpb::ENTRY_NORMAL && !e.data().empty()) n.applied_data.push_back(e.data());
     auto [it, inserted] = applied_hash_.emplace(e.index(), n.hash);
+    if (inserted) first_applied_[e.index()] = {n.id, e.term(), e.data()};
     if (!inserted && it->second != n.hash) {
-      Fail("state machine safety: node " + std::to_string(n.id) + " applied a different entry at " +
-           std::to_string(e.index()) + " (term " + std::to_string(e.term()) + ")");
+      const auto& first = first_applied_[e.index()];
+      Fail("state machine safety: node " + std::to_string(n.id) + " applied entry " +
+           std::to_string(e.index()) + " (term " + std::to_string(e.term()) + ", \"" + e.data() +
+           "\") but node " + std::to_string(first.node) + " applied (term " +
+           std::to_string(first.term) + ", \"" + first.data +
+           "\") there, or their states already differed");
       return;
     }
   }
@@ -301,17 +307,12 @@ void SimCluster::MaybeSnapshot(SimNode& n) {
   if (opt_.snapshot_every == 0 || n.applied < n.last_snapshot + opt_.snapshot_every) return;
   // The state machine only knows its state at the applied point, so it snapshots there.
   uint64_t index = n.applied;
-  Status s = n.core->Compact(index, EncodeState(n.applied, n.hash));
+  Status s = n.core->Compact(index, EncodeState(n.applied, n.hash), opt_.snapshot_retain);
   if (!s) {
     Fail("compact failed: " + s.message());
     return;
   }
-  raftpb::Snapshot snap;
-  snap.mutable_metadata()->set_index(index);
-  snap.mutable_metadata()->set_term(n.core->log().snapshot_term());
-  *snap.mutable_metadata()->mutable_conf_state() = n.core->conf_state();
-  snap.set_data(EncodeState(n.applied, n.hash));
-  n.disk.snapshot = snap;
+  n.disk.snapshot = n.core->latest_snapshot();
   auto& w = n.disk.entries;
   w.erase(std::remove_if(w.begin(), w.end(), [&](const Entry& e) { return e.index() <= index; }),
           w.end());
@@ -403,32 +404,31 @@ void SimCluster::CheckCommitted(SimNode& n) {
   checked = std::max(checked, log.snapshot_index());
   for (uint64_t i = checked + 1; i <= log.committed(); ++i) {
     uint64_t t = *log.Term(i);
-    auto [it, inserted] = committed_term_.emplace(i, t);
-    if (!inserted && it->second != t) {
+    auto [it, inserted] = committed_.emplace(i, Committed{t, n.core->term()});
+    if (!inserted && it->second.term != t) {
       Fail("committed entry replaced: node " + std::to_string(n.id) + " has term " +
            std::to_string(t) + " at index " + std::to_string(i) + ", committed earlier with term " +
-           std::to_string(it->second));
+           std::to_string(it->second.term));
       return;
     }
+    it->second.committed_in = std::min(it->second.committed_in, n.core->term());
   }
   checked = std::max(checked, log.committed());
   max_committed_ = std::max(max_committed_, log.committed());
 }
 
 void SimCluster::CheckLeaderCompleteness(SimNode& n) {
-  // A new leader's log holds every committed entry (Raft's Leader Completeness property).
+  // Raft's Leader Completeness property: an entry committed in some term is in the log of
+  // every leader of a higher term. (A leader of an older term, elected late with votes that
+  // were delayed in the network, may legitimately lack it; it cannot commit anything.)
   const raft::RaftLog& log = n.core->log();
-  if (log.last_index() < max_committed_) {
-    Fail("leader completeness: node " + std::to_string(n.id) + " leads term " +
-         std::to_string(n.core->term()) + " with last index " + std::to_string(log.last_index()) +
-         " but index " + std::to_string(max_committed_) + " is committed");
-    return;
-  }
-  for (uint64_t i = log.first_index(); i <= max_committed_; ++i) {
-    auto it = committed_term_.find(i);
-    if (it != committed_term_.end() && it->second != *log.Term(i)) {
+  uint64_t term = n.core->term();
+  for (const auto& [i, c] : committed_) {
+    if (c.committed_in >= term || i < log.first_index()) continue;
+    if (i > log.last_index() || *log.Term(i) != c.term) {
       Fail("leader completeness: node " + std::to_string(n.id) + " leads term " +
-           std::to_string(n.core->term()) + " without committed entry " + std::to_string(i));
+           std::to_string(term) + " without entry " + std::to_string(i) + " (term " +
+           std::to_string(c.term) + "), committed in term " + std::to_string(c.committed_in));
       return;
     }
   }

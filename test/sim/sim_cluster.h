@@ -32,6 +32,7 @@ struct SimOptions {
   double dup = 0.0;   // probability a message is delivered twice
   // Compact the log when this many applied entries follow the last snapshot (0: never).
   uint64_t snapshot_every = 0;
+  uint64_t snapshot_retain = 0;  // entries kept in memory before a snapshot
   // Probability that a node crashes in the middle of handling a Ready: after persisting,
   // having sent only some of its messages.
   double crash_mid_ready = 0.0;
@@ -104,6 +105,11 @@ class SimCluster {
   std::optional<uint64_t> StableLeader() const;
   bool AllApplied(uint64_t index) const;
   uint64_t MaxCommitted() const { return max_committed_; }
+  // Whether the entry at `index` of `term` is known committed.
+  bool IsCommitted(uint64_t index, uint64_t term) const {
+    auto it = committed_.find(index);
+    return it != committed_.end() && it->second.term == term;
+  }
   int64_t now() const { return now_; }
   int64_t ticks() const { return now_ / opt_.units_per_tick; }
 
@@ -156,8 +162,17 @@ class SimCluster {
 
   // Checker state.
   std::map<uint64_t, uint64_t> leader_of_term_;
-  std::map<uint64_t, uint64_t> committed_term_;  // index -> term of the committed entry
-  std::map<uint64_t, uint64_t> applied_hash_;    // index -> state hash after applying it
+  struct Committed {
+    uint64_t term = 0;          // the entry's term
+    uint64_t committed_in = 0;  // the lowest term in which any node saw it committed
+  };
+  std::map<uint64_t, Committed> committed_;    // index -> the committed entry
+  std::map<uint64_t, uint64_t> applied_hash_;  // index -> state hash after applying it
+  struct FirstApplied {
+    uint64_t node = 0, term = 0;
+    std::string data;
+  };
+  std::map<uint64_t, FirstApplied> first_applied_;  // index -> who applied it first, for reports
   uint64_t max_committed_ = 0;
   std::map<uint64_t, uint64_t> checked_commit_;  // node -> commit index already checked
   std::map<std::string, IssuedRead> issued_reads_;

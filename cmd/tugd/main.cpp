@@ -1,0 +1,98 @@
+// tugd: a control-plane member. Serves the HTTP API on --api-addr, talks Raft with its peers
+// on --peer-addr, keeps everything under --data-dir. SIGTERM or SIGINT is a planned stop:
+// a leader hands leadership over first, pending requests finish, the log is flushed.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <boost/asio.hpp>
+#include <cstdio>
+
+#include "controlplane/http_server.h"
+#include "controlplane/store_api.h"
+#include "raftstore/node.h"
+
+namespace {
+
+int Fail(const std::string& why) {
+  std::fprintf(stderr, "tugd: %s\n", why.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tugd: a Tug control-plane member (Raft-replicated store and API server)"};
+  tug::store::NodeOptions o;
+  std::string initial_cluster, token_file, log_level = "info";
+  int node_grace_ms = 5000;
+  uint64_t max_request_bytes = 3 << 20;
+  app.add_option("--name", o.name, "this member's name in --initial-cluster")->required();
+  app.add_option("--data-dir", o.data_dir, "where the WAL, snapshots and token live")->required();
+  app.add_option("--peer-addr", o.peer_addr, "ip:port for Raft traffic from the other members")
+      ->required();
+  app.add_option("--api-addr", o.api_addr, "ip:port of the HTTP API")
+      ->default_val("127.0.0.1:7101");
+  app.add_option("--initial-cluster", initial_cluster,
+                 "every member: name=ip:port,... (peer addresses)")
+      ->required();
+  app.add_option("--heartbeat-ms", o.heartbeat_ms, "Raft heartbeat interval")->default_val(100);
+  app.add_option("--election-ms", o.election_ms, "Raft election timeout (minimum)")
+      ->default_val(1000);
+  app.add_option("--node-grace-ms", node_grace_ms,
+                 "heartbeat silence before a worker node is NotReady")
+      ->default_val(5000);
+  app.add_option("--token-file", token_file,
+                 "bearer token file (default: generated in the data dir)");
+  app.add_option("--snapshot-entries", o.snapshot_entries, "applied entries between snapshots")
+      ->default_val(10000);
+  app.add_option("--request-timeout-ms", o.request_timeout_ms,
+                 "bound on every request; without a quorum requests fail with 503 after it")
+      ->default_val(5000);
+  app.add_option("--max-request-bytes", max_request_bytes, "larger request bodies get 413")
+      ->default_val(3 << 20);
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_val("info");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + o.name + "] %v");
+
+  auto members = tug::store::ParseInitialCluster(initial_cluster);
+  if (!members.ok()) return Fail(members.status().message());
+  o.initial_cluster = members.value();
+  if (o.snapshot_entries == 0) return Fail("--snapshot-entries must be positive");
+  if (o.request_timeout_ms <= 0) return Fail("--request-timeout-ms must be positive");
+  // Keep a tail of entries before each snapshot for followers that are only a little behind.
+  o.snapshot_retain = std::min<uint64_t>(o.snapshot_entries / 2, 5000);
+
+  boost::asio::io_context io(1);
+  auto node = tug::store::RaftNode::Open(io, o);
+  if (!node.ok()) return Fail(node.status().message());
+  tug::store::RaftNode& n = *node.value();
+
+  tug::cp::HttpServer http(
+      io,
+      [&n](tug::cp::HttpRequest req, tug::cp::Respond respond) {
+        if (tug::cp::HandleStoreRequest(n, req, respond)) return;
+        respond(tug::cp::StatusResponse(404, "NotFound", "no such path: " + req.path));
+      },
+      max_request_bytes);
+  if (auto s = http.Listen(o.api_addr); !s) return Fail(s.message());
+  if (auto s = n.Start(); !s) return Fail(s.message());
+  spdlog::info("serving the API on {} and peers on {}", o.api_addr, o.peer_addr);
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: planned stop", sig);
+    http.StopAccepting();
+    n.Shutdown([&] {
+      http.Stop();
+      io.stop();
+    });
+  });
+  io.run();
+  return 0;
+}

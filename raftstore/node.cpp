@@ -1,0 +1,583 @@
+#include "raftstore/node.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "raftstore/snapshot_file.h"
+#include "raftstore/transport.h"
+#include "raftstore/wal.h"
+
+namespace tug::store {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+struct RaftNode::Timers {
+  explicit Timers(asio::io_context& io) : tick(io), disk(1) {}
+  asio::steady_timer tick;
+  // Disk writes run here, in the order posted.
+  asio::thread_pool disk;
+};
+
+Result<std::vector<Member>> ParseInitialCluster(const std::string& flag) {
+  std::vector<Member> out;
+  size_t start = 0;
+  while (start <= flag.size()) {
+    size_t comma = flag.find(',', start);
+    std::string item =
+        flag.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 >= item.size()) {
+      return Status::Invalid("--initial-cluster: \"" + item + "\" is not name=host:port");
+    }
+    std::string host;
+    uint16_t port = 0;
+    Member m;
+    m.name = item.substr(0, eq);
+    m.peer_addr = item.substr(eq + 1);
+    if (!SplitHostPort(m.peer_addr, &host, &port)) {
+      return Status::Invalid("--initial-cluster: \"" + m.peer_addr + "\" is not host:port");
+    }
+    for (const auto& o : out) {
+      if (o.name == m.name)
+        return Status::Invalid("--initial-cluster: member " + m.name + " listed twice");
+    }
+    out.push_back(m);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Member& a, const Member& b) { return a.name < b.name; });
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i].id = i + 1;
+  return out;
+}
+
+RaftNode::RaftNode(asio::io_context& io, NodeOptions o)
+    : io_(io), opt_(std::move(o)), kv_(opt_.history_limit) {}
+
+RaftNode::~RaftNode() {
+  if (timers_) timers_->disk.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+int64_t RaftNode::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptions o) {
+  std::unique_ptr<RaftNode> n(new RaftNode(io, std::move(o)));
+  const NodeOptions& opt = n->opt_;
+  for (const auto& m : opt.initial_cluster) {
+    n->members_[m.id] = m;
+    if (m.name == opt.name) n->id_ = m.id;
+  }
+  if (n->id_ == 0) {
+    return Status::Invalid("--name " + opt.name +
+                           " is not one of the members in --initial-cluster");
+  }
+  n->members_[n->id_].api_addr = opt.api_addr;
+  if (opt.heartbeat_ms <= 0 || opt.election_ms < 2 * opt.heartbeat_ms) {
+    return Status::Invalid("--election-ms must be at least twice --heartbeat-ms");
+  }
+
+  std::error_code ec;
+  fs::create_directories(opt.data_dir, ec);
+  if (ec) return Status::Error("cannot create data dir " + opt.data_dir + ": " + ec.message());
+  // One process per data dir: two writers would interleave WAL records and corrupt both.
+  std::string lock_path = opt.data_dir + "/LOCK";
+  n->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (n->lock_fd_ < 0)
+    return Status::Error("cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(n->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t r = ::pread(n->lock_fd_, buf, sizeof(buf) - 1, 0);
+    std::string holder = r > 0 ? std::string(buf, static_cast<size_t>(r)) : "another process";
+    return Status::Error("data dir " + opt.data_dir + " is in use by pid " + holder +
+                         " (lock file " + lock_path + "); stop that process first");
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(n->lock_fd_, 0) != 0 || ::pwrite(n->lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    spdlog::warn("could not write pid to {}", lock_path);
+  }
+
+  n->snaps_ = std::make_unique<SnapshotFiles>(opt.data_dir + "/snap");
+  std::vector<std::string> warnings;
+  auto snap = n->snaps_->LoadNewest(&warnings);
+  if (!snap.ok()) return snap.status();
+  WalContents wc;
+  WalOptions wo;
+  wo.dir = opt.data_dir + "/wal";
+  auto wal = Wal::Open(wo, &wc);
+  if (!wal.ok()) return wal.status();
+  n->wal_ = std::move(wal).value();
+  for (const auto& w : warnings)
+    spdlog::warn("{}", w);
+  for (const auto& w : wc.warnings)
+    spdlog::warn("{}", w);
+
+  raft::PersistedState ps;
+  ps.hard_state = wc.hard_state;
+  uint64_t snap_index = 0;
+  if (snap.value()) {
+    snap_index = snap.value()->metadata().index();
+    if (Status s = n->kv_.Restore(snap.value()->data()); !s) {
+      return Status::Error("snapshot in " + opt.data_dir + "/snap: " + s.message());
+    }
+    ps.snapshot = *snap.value();
+  }
+  if (wc.snapshot && wc.snapshot->index() > snap_index) {
+    return Status::Error(
+        "the WAL in " + wo.dir + " records a snapshot at index " +
+        std::to_string(wc.snapshot->index()) + " but the newest readable snapshot file is at " +
+        std::to_string(snap_index) + "; restore this member's data dir from a peer");
+  }
+  for (auto& e : wc.entries) {
+    if (e.index() > snap_index) ps.entries.push_back(std::move(e));
+  }
+  if (!ps.entries.empty() && ps.entries.front().index() != snap_index + 1) {
+    return Status::Error("the WAL in " + wo.dir + " starts at index " +
+                         std::to_string(ps.entries.front().index()) + " but the snapshot ends at " +
+                         std::to_string(snap_index) +
+                         ": entries are missing; restore this member's data dir from a peer");
+  }
+  // A hard state's commit index may lag the log (it is only a hint), never lead it.
+  if (ps.hard_state.commit() > snap_index + ps.entries.size()) {
+    ps.hard_state.set_commit(snap_index + ps.entries.size());
+  }
+  if (ps.hard_state.commit() < snap_index) ps.hard_state.set_commit(snap_index);
+  n->last_snapshot_index_ = snap_index;
+
+  raft::Config rc;
+  rc.id = n->id_;
+  for (const auto& [id, m] : n->members_)
+    rc.voters.push_back(id);
+  rc.heartbeat_ticks = 1;
+  rc.election_ticks = std::max(2, opt.election_ms / opt.heartbeat_ms);
+  rc.seed = std::random_device{}();
+  auto core = raft::RaftCore::Create(rc, std::move(ps));
+  if (!core.ok()) return Status::Error("data dir " + opt.data_dir + ": " + core.status().message());
+  n->core_ = std::move(core).value();
+  // Request ids: random high bits so ids from before a restart are never reused.
+  n->next_request_id_ =
+      (static_cast<uint64_t>(std::random_device{}()) << 32) ^ static_cast<uint64_t>(n->NowMs());
+  spdlog::info("member {} (id {}) opened {}: term {}, log {}..{}, commit {}, revision {}", opt.name,
+               n->id_, opt.data_dir, n->core_->term(), n->core_->log().first_index(),
+               n->core_->log().last_index(), n->core_->log().committed(), n->kv_.revision());
+  return n;
+}
+
+Status RaftNode::Start() {
+  timers_ = std::make_unique<Timers>(io_);
+  std::map<uint64_t, std::string> peers;
+  for (const auto& [id, m] : members_) {
+    if (id != id_) peers[id] = m.peer_addr;
+  }
+  TransportCallbacks cb;
+  cb.on_message = [this](raftpb::Message m) { Step(std::move(m)); };
+  cb.on_unreachable = [this](uint64_t p) {
+    if (!stopped_) core_->ReportUnreachable(p);
+  };
+  cb.on_snapshot_sent = [this](uint64_t p, bool ok) {
+    if (!stopped_) core_->ReportSnapshot(p, ok);
+    Schedule();
+  };
+  cb.on_hello = [this](uint64_t p, const std::string& name, const std::string& api) {
+    auto it = members_.find(p);
+    if (it != members_.end() && it->second.name == name) it->second.api_addr = api;
+  };
+  transport_ = std::make_unique<PeerTransport>(io_, id_, peers, cb, opt_.name, opt_.api_addr);
+  if (Status s = transport_->Listen(opt_.peer_addr); !s) return s;
+  Tick();
+  Schedule();
+  return Status::Ok();
+}
+
+void RaftNode::Tick() {
+  if (stopped_) return;
+  core_->Tick();
+  TryPropose();
+  TryIssueRead();
+  ExpireRequests();
+  if (shutting_down_) {
+    bool drained =
+        pending_.empty() && waiters_.empty() && reads_waiting_.empty() && read_batches_.empty();
+    if (!core_->is_leader() && (drained || NowMs() >= shutdown_deadline_ms_)) {
+      FinishShutdown();
+      return;
+    }
+    if (core_->is_leader() && NowMs() >= shutdown_deadline_ms_) {
+      FinishShutdown();
+      return;
+    }
+  }
+  Schedule();
+  timers_->tick.expires_after(std::chrono::milliseconds(opt_.heartbeat_ms));
+  timers_->tick.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+void RaftNode::Step(raftpb::Message m) {
+  if (stopped_) return;
+  Status s = core_->Step(m);
+  if (!s && m.type() != raftpb::MSG_PROP)
+    spdlog::warn("refused a message from peer {}: {}", m.from(), s.message());
+  Schedule();
+}
+
+void RaftNode::Schedule() {
+  if (scheduled_ || stopped_) return;
+  scheduled_ = true;
+  asio::post(io_, [this] {
+    scheduled_ = false;
+    ProcessReady();
+  });
+}
+
+void RaftNode::ProcessReady() {
+  if (persisting_ || stopped_ || !core_->HasReady()) return;
+  auto rd = std::make_shared<raft::Ready>(core_->GetReady());
+  bool need_disk = rd->must_sync || !rd->entries.empty() || rd->snapshot.has_value();
+  if (!need_disk) {
+    FinishReady(rd);
+    return;
+  }
+  persisting_ = true;
+  asio::post(timers_->disk, [this, rd] {
+    Status s = wal_->Save(rd->hard_state, rd->entries);
+    if (s && rd->snapshot) {
+      s = snaps_->Save(*rd->snapshot);
+      if (s) s = wal_->SaveSnapshotMarker(rd->snapshot->metadata());
+    }
+    if (s) s = wal_->Sync();
+    asio::post(io_, [this, rd, s] {
+      if (!s) {
+        // A member that cannot persist must not answer anyone: its promises would be lies.
+        spdlog::critical("cannot persist to {}: {}; stopping", opt_.data_dir, s.message());
+        std::_Exit(3);
+      }
+      persisting_ = false;
+      FinishReady(rd);
+    });
+  });
+}
+
+void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
+  if (stopped_) return;
+  for (auto& m : rd->messages)
+    transport_->Send(std::move(m));
+  if (rd->soft_state) {
+    spdlog::info("member {}: {} in term {}, leader {}", opt_.name,
+                 raft::ToString(rd->soft_state->role), core_->term(),
+                 NameOf(rd->soft_state->leader));
+  }
+  if (rd->snapshot) {
+    if (Status s = kv_.Restore(rd->snapshot->data()); !s) {
+      spdlog::critical("cannot install snapshot from the leader: {}; stopping", s.message());
+      std::_Exit(3);
+    }
+    last_snapshot_index_ = rd->snapshot->metadata().index();
+    spdlog::info("member {}: installed snapshot at index {} (revision {})", opt_.name,
+                 last_snapshot_index_, kv_.revision());
+  }
+  for (const auto& e : rd->committed_entries)
+    Apply(e);
+  for (const auto& rs : rd->read_states) {
+    for (auto& b : read_batches_) {
+      if (b.context == rs.context) b.index = rs.index;
+    }
+  }
+  core_->Advance(*rd);
+  ServeReads();
+  MaybeSnapshot();
+  TryPropose();
+  Schedule();
+}
+
+void RaftNode::Apply(const raftpb::Entry& e) {
+  if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) return;  // no-op of a new term
+  storepb::Request r;
+  if (!r.ParseFromString(e.data())) {
+    // Every member skips the same bad entry, so the state machines stay identical.
+    spdlog::error("entry {} does not parse as a request; skipped", e.index());
+    return;
+  }
+  storepb::Response resp = kv_.Apply(r);
+  auto it = waiters_.find(r.id());
+  if (it != waiters_.end()) {
+    auto done = std::move(it->second.done);
+    waiters_.erase(it);
+    done(std::move(resp));
+  }
+}
+
+void RaftNode::MaybeSnapshot() {
+  uint64_t applied = core_->log().applied();
+  if (applied < last_snapshot_index_ + opt_.snapshot_entries) return;
+  auto term = core_->log().Term(applied);
+  if (!term) return;
+  raftpb::Snapshot snap;
+  snap.mutable_metadata()->set_index(applied);
+  snap.mutable_metadata()->set_term(*term);
+  *snap.mutable_metadata()->mutable_conf_state() = core_->conf_state();
+  snap.set_data(kv_.Snapshot());
+  if (Status s = core_->Compact(applied, snap.data(), opt_.snapshot_retain); !s) {
+    spdlog::warn("snapshot at {} failed: {}", applied, s.message());
+    return;
+  }
+  last_snapshot_index_ = applied;
+  uint64_t release = applied > opt_.snapshot_retain ? applied - opt_.snapshot_retain : 0;
+  // Written in order with the WAL: the snapshot file is durable before the marker, and the
+  // marker before the segments it makes unnecessary are deleted.
+  asio::post(timers_->disk, [this, snap = std::move(snap), release] {
+    Status s = snaps_->Save(snap);
+    if (s) s = wal_->SaveSnapshotMarker(snap.metadata());
+    if (s) s = wal_->Sync();
+    if (s) s = wal_->ReleaseTo(release);
+    if (!s) spdlog::error("writing snapshot at {}: {}", snap.metadata().index(), s.message());
+  });
+}
+
+void RaftNode::Propose(storepb::Request r, std::function<void(Result<storepb::Response>)> done) {
+  if (stopped_) {
+    done(Status::Unavailable("member " + opt_.name + " is shutting down; retry on another member"));
+    return;
+  }
+  uint64_t id = ++next_request_id_;
+  r.set_id(id);
+  pending_.push_back(PendingProposal{id, r.SerializeAsString(),
+                                     Waiter{std::move(done), NowMs() + opt_.request_timeout_ms}});
+  TryPropose();
+  Schedule();
+}
+
+void RaftNode::TryPropose() {
+  while (!pending_.empty() && !stopped_) {
+    auto& p = pending_.front();
+    auto res = core_->Propose(p.data);
+    if (!res.ok()) break;  // no leader yet, or a transfer underway: retried on the next tick
+    waiters_.emplace(p.id, std::move(p.waiter));
+    pending_.pop_front();
+  }
+}
+
+void RaftNode::WaitLinearizable(std::function<void(Status)> done) {
+  if (stopped_) {
+    done(Status::Unavailable("member " + opt_.name + " is shutting down; retry on another member"));
+    return;
+  }
+  reads_waiting_.push_back(ReadWaiter{std::move(done), NowMs() + opt_.request_timeout_ms});
+  TryIssueRead();
+  Schedule();
+}
+
+void RaftNode::TryIssueRead() {
+  // One ReadIndex round at a time; reads arriving meanwhile share the next one.
+  int64_t now = NowMs();
+  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
+    if (!it->index && now - it->sent_ms > 2 * opt_.election_ms) {
+      // The request or its answer was lost (leader change): ask again.
+      for (auto& w : it->waiters)
+        reads_waiting_.push_back(std::move(w));
+      it = read_batches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  bool in_flight = std::any_of(read_batches_.begin(), read_batches_.end(),
+                               [](const ReadBatch& b) { return !b.index; });
+  if (in_flight || reads_waiting_.empty()) return;
+  ReadBatch b;
+  b.context = std::to_string(id_) + "-" + std::to_string(++read_seq_);
+  if (!core_->ReadIndex(b.context).ok()) return;  // no leader: retried on the next tick
+  b.sent_ms = now;
+  b.waiters = std::move(reads_waiting_);
+  reads_waiting_.clear();
+  read_batches_.push_back(std::move(b));
+}
+
+void RaftNode::ServeReads() {
+  uint64_t applied = core_->log().applied();
+  for (auto it = read_batches_.begin(); it != read_batches_.end();) {
+    if (it->index && *it->index <= applied) {
+      auto ws = std::move(it->waiters);
+      it = read_batches_.erase(it);
+      for (auto& w : ws)
+        w.done(Status::Ok());
+    } else {
+      ++it;
+    }
+  }
+  TryIssueRead();
+}
+
+void RaftNode::Range(storepb::RangeRequest r,
+                     std::function<void(Result<storepb::RangeResponse>)> done) {
+  auto serve = [this, r, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s);
+      return;
+    }
+    RangeResult res = kv_.Range(r);
+    if (res.error == KvError::kCompacted) {
+      done(Status::Compacted(res.message));
+    } else if (res.error != KvError::kNone) {
+      done(Status::Invalid(res.message));
+    } else {
+      *res.response.mutable_header() = Header();
+      done(std::move(res.response));
+    }
+  };
+  if (r.serializable()) {
+    serve(Status::Ok());
+  } else {
+    WaitLinearizable(std::move(serve));
+  }
+}
+
+void RaftNode::ExpireRequests() {
+  int64_t now = NowMs();
+  std::string who =
+      core_->leader() ? "leader " + NameOf(core_->leader()) : std::string("no leader");
+  while (!pending_.empty() && pending_.front().waiter.deadline_ms <= now) {
+    auto done = std::move(pending_.front().waiter.done);
+    pending_.pop_front();
+    done(Status::Unavailable("no leader accepted the write within " +
+                             std::to_string(opt_.request_timeout_ms) + " ms (" + who +
+                             "): the cluster may have lost its quorum; nothing was written"));
+  }
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.deadline_ms <= now) {
+      auto done = std::move(it->second.done);
+      it = waiters_.erase(it);
+      done(Status::Unavailable("the write was not committed within " +
+                               std::to_string(opt_.request_timeout_ms) + " ms (" + who +
+                               "); it may or may not have been applied"));
+    } else {
+      ++it;
+    }
+  }
+  auto expire_reads = [&](std::vector<ReadWaiter>& ws) {
+    for (auto it = ws.begin(); it != ws.end();) {
+      if (it->deadline_ms <= now) {
+        auto done = std::move(it->done);
+        it = ws.erase(it);
+        done(Status::Unavailable("could not confirm a linearizable read within " +
+                                 std::to_string(opt_.request_timeout_ms) + " ms (" + who +
+                                 "); retry, or ask for a serializable read"));
+      } else {
+        ++it;
+      }
+    }
+  };
+  expire_reads(reads_waiting_);
+  for (auto& b : read_batches_)
+    expire_reads(b.waiters);
+}
+
+void RaftNode::Shutdown(std::function<void()> done) {
+  if (shutting_down_ || stopped_) return;
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  shutdown_deadline_ms_ = NowMs() + 2 * opt_.election_ms;
+  if (core_->is_leader()) {
+    // Hand over to the follower that is furthest along, so the new leader needs no catch-up.
+    uint64_t best = 0, best_match = 0;
+    for (const auto& [id, pr] : core_->tracker().progress()) {
+      if (id != id_ && pr.match >= best_match) {
+        best = id;
+        best_match = pr.match;
+      }
+    }
+    if (best != 0) {
+      spdlog::info("member {}: shutting down, handing leadership to {}", opt_.name, NameOf(best));
+      (void)core_->TransferLeadership(best);
+      Schedule();
+    }
+  }
+}
+
+void RaftNode::FinishShutdown() {
+  if (stopped_) return;
+  FailAll(
+      Status::Unavailable("member " + opt_.name + " is shutting down; retry on another member"));
+  stopped_ = true;
+  timers_->tick.cancel();
+  transport_->Stop();
+  // Let the disk thread finish what it has (a snapshot, a last batch) before reporting done.
+  asio::post(timers_->disk, [this] {
+    asio::post(io_, [this] {
+      spdlog::info("member {}: stopped", opt_.name);
+      if (shutdown_done_) shutdown_done_();
+    });
+  });
+}
+
+void RaftNode::FailAll(const Status& s) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& p : pending)
+    p.waiter.done(s);
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& [id, w] : waiters)
+    w.done(s);
+  auto reads = std::move(reads_waiting_);
+  reads_waiting_.clear();
+  for (auto& r : reads)
+    r.done(s);
+  auto batches = std::move(read_batches_);
+  read_batches_.clear();
+  for (auto& b : batches) {
+    for (auto& w : b.waiters)
+      w.done(s);
+  }
+}
+
+std::string RaftNode::NameOf(uint64_t id) const {
+  auto it = members_.find(id);
+  return it == members_.end() ? (id == 0 ? std::string("none") : std::to_string(id))
+                              : it->second.name;
+}
+
+storepb::ResponseHeader RaftNode::Header() const {
+  storepb::ResponseHeader h;
+  h.set_cluster_id(0x7467);  // one cluster per --initial-cluster; constant until membership changes
+  h.set_member_id(id_);
+  h.set_revision(kv_.revision());
+  h.set_raft_term(core_->term());
+  return h;
+}
+
+NodeStatus RaftNode::status() const {
+  NodeStatus s;
+  auto cs = core_->status();
+  s.id = id_;
+  s.name = opt_.name;
+  s.term = cs.term;
+  s.leader = cs.leader;
+  s.leader_name = cs.leader ? NameOf(cs.leader) : "";
+  s.role = raft::ToString(cs.role);
+  s.commit = cs.commit;
+  s.applied = cs.applied;
+  s.snapshot_index = last_snapshot_index_;
+  s.revision = kv_.revision();
+  for (const auto& [id, m] : members_)
+    s.members.push_back(m);
+  return s;
+}
+
+}  // namespace tug::store

@@ -1,0 +1,65 @@
+// The peer transport between control-plane members: TCP, frames of a 4-byte little-endian
+// length and a serialized storepb::PeerFrame. One outgoing connection per peer with its own
+// queue (a slow or dead peer never holds up the others), reconnect with exponential back-off,
+// snapshots split into chunks. Everything runs on the io_context passed in (one thread); the
+// callbacks are invoked there.
+//
+// Delivery is best effort, like the network the Raft core assumes: a message may be lost
+// when a connection breaks or a queue overflows; the core retries. Unparseable frames close
+// the connection (and are logged): bad input from the network never crashes the node.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "raftstore/raft.pb.h"
+#include "raftstore/status.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tug::store {
+
+struct TransportCallbacks {
+  std::function<void(raftpb::Message)> on_message;
+  // A peer could not be reached (connect failed, connection broke): the core goes back to
+  // probing it.
+  std::function<void(uint64_t peer)> on_unreachable;
+  // A snapshot finished sending (fully written to the socket) or failed.
+  std::function<void(uint64_t peer, bool ok)> on_snapshot_sent;
+  // A peer introduced itself (first frame of each of its connections).
+  std::function<void(uint64_t peer, const std::string& name, const std::string& api_addr)> on_hello;
+};
+
+class PeerTransport {
+ public:
+  // `peers`: id -> "host:port" for every other member. `hello` introduces us to them.
+  PeerTransport(boost::asio::io_context& io, uint64_t self, std::map<uint64_t, std::string> peers,
+                TransportCallbacks cb, std::string self_name, std::string self_api_addr);
+  ~PeerTransport();
+  PeerTransport(const PeerTransport&) = delete;
+  PeerTransport& operator=(const PeerTransport&) = delete;
+
+  // Binds the peer address ("host:port"); the error names the address.
+  Status Listen(const std::string& addr);
+  void Send(raftpb::Message m);
+  // Closes every connection and stops accepting.
+  void Stop();
+
+  // Bytes and messages queued but not yet written, per peer (for metrics and tests).
+  size_t QueuedMessages(uint64_t peer) const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// Splits "host:port"; false if malformed.
+bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port);
+
+}  // namespace tug::store

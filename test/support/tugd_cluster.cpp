@@ -1,0 +1,270 @@
+#include "test/support/tugd_cluster.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#ifndef TUGD_PATH
+#error "TUGD_PATH must name the tugd binary"
+#endif
+
+namespace tug::testing {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof(a);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+}  // namespace
+
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string B64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], t[n & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    out += {t[n >> 18], t[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::string UnB64(const std::string& in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else
+      continue;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
+  char tmpl[] = "/tmp/tugd-test-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  root_ = tmpl;
+  for (int i = 0; i < opt_.members; ++i) {
+    api_ports_.push_back(FreePort());
+    peer_ports_.push_back(FreePort());
+    pids_.push_back(-1);
+  }
+}
+
+TugdCluster::~TugdCluster() {
+  for (int i = 0; i < opt_.members; ++i) {
+    if (pids_[static_cast<size_t>(i)] > 0) Kill(i);
+  }
+  std::error_code ec;
+  if (std::getenv("TUG_KEEP_TEST_DIRS") == nullptr) fs::remove_all(root_, ec);
+}
+
+std::string TugdCluster::Api(int i) const {
+  return "127.0.0.1:" + std::to_string(api_ports_[static_cast<size_t>(i)]);
+}
+
+std::vector<std::string> TugdCluster::Apis() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < opt_.members; ++i)
+    out.push_back(Api(i));
+  return out;
+}
+
+std::string TugdCluster::DataDir(int i) const {
+  return root_ + "/" + Name(i);
+}
+std::string TugdCluster::LogPath(int i) const {
+  return root_ + "/" + Name(i) + ".log";
+}
+
+std::string TugdCluster::ReadLog(int i) const {
+  std::ifstream f(LogPath(i));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+pid_t TugdCluster::Start(int i) {
+  std::string initial;
+  for (int j = 0; j < opt_.members; ++j) {
+    initial += (j ? "," : "") + Name(j) +
+               "=127.0.0.1:" + std::to_string(peer_ports_[static_cast<size_t>(j)]);
+  }
+  std::vector<std::string> args = {
+      TUGD_PATH,
+      "--name",
+      Name(i),
+      "--data-dir",
+      DataDir(i),
+      "--peer-addr",
+      "127.0.0.1:" + std::to_string(peer_ports_[static_cast<size_t>(i)]),
+      "--api-addr",
+      Api(i),
+      "--initial-cluster",
+      initial,
+      "--heartbeat-ms",
+      std::to_string(opt_.heartbeat_ms),
+      "--election-ms",
+      std::to_string(opt_.election_ms),
+      "--request-timeout-ms",
+      std::to_string(opt_.request_timeout_ms),
+      "--snapshot-entries",
+      std::to_string(opt_.snapshot_entries)};
+  args.insert(args.end(), opt_.extra_args.begin(), opt_.extra_args.end());
+  std::string log = LogPath(i);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  pids_[static_cast<size_t>(i)] = pid;
+  return pid;
+}
+
+void TugdCluster::StartAll() {
+  for (int i = 0; i < opt_.members; ++i)
+    Start(i);
+}
+
+void TugdCluster::Signal(int i, int sig) {
+  pid_t p = pids_[static_cast<size_t>(i)];
+  if (p > 0) ::kill(p, sig);
+}
+
+void TugdCluster::Kill(int i) {
+  pid_t p = pids_[static_cast<size_t>(i)];
+  if (p <= 0) return;
+  ::kill(p, SIGKILL);
+  int st = 0;
+  ::waitpid(p, &st, 0);
+  pids_[static_cast<size_t>(i)] = -1;
+}
+
+std::optional<int> TugdCluster::WaitExit(int i, std::chrono::milliseconds timeout) {
+  pid_t p = pids_[static_cast<size_t>(i)];
+  if (p <= 0) return std::nullopt;
+  std::optional<int> code;
+  WaitFor(
+      [&] {
+        int st = 0;
+        if (::waitpid(p, &st, WNOHANG) == p) {
+          code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+          return true;
+        }
+        return false;
+      },
+      timeout);
+  if (code) pids_[static_cast<size_t>(i)] = -1;
+  return code;
+}
+
+std::optional<std::string> TugdCluster::StatusJson(int i) {
+  if (!Running(i)) return std::nullopt;
+  api::HttpClient c({Api(i)});
+  api::RequestOptions o;
+  o.timeout = std::chrono::milliseconds(500);
+  auto r = c.Get("/cluster/status", o);
+  if (!r.ok() || r->status != 200) return std::nullopt;
+  return r->body;
+}
+
+int TugdCluster::Leader() {
+  std::optional<std::string> leader;
+  uint64_t term = 0;
+  for (int i = 0; i < opt_.members; ++i) {
+    if (!Running(i)) continue;
+    auto s = StatusJson(i);
+    if (!s) return -1;
+    auto j = nlohmann::json::parse(*s, nullptr, false);
+    if (j.is_discarded() || j["leader"].get<std::string>().empty()) return -1;
+    if (!leader) {
+      leader = j["leader"].get<std::string>();
+      term = j["term"].get<uint64_t>();
+    } else if (*leader != j["leader"].get<std::string>() || term != j["term"].get<uint64_t>()) {
+      return -1;
+    }
+  }
+  if (!leader) return -1;
+  for (int i = 0; i < opt_.members; ++i) {
+    if (Name(i) == *leader) return Running(i) ? i : -1;
+  }
+  return -1;
+}
+
+int TugdCluster::WaitLeader(std::chrono::milliseconds timeout) {
+  int l = -1;
+  WaitFor([&] { return (l = Leader()) >= 0; }, timeout);
+  return l;
+}
+
+}  // namespace tug::testing

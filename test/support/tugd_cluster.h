@@ -1,0 +1,76 @@
+// Runs real `tugd` processes on 127.0.0.1 for integration tests: free ports, a temporary
+// directory per cluster, start/kill/restart by PID, and waits that poll a condition with a
+// deadline. The destructor kills every process it started (by PID) and removes the
+// directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/http_client.h"
+
+namespace tug::testing {
+
+struct ClusterOptions {
+  int members = 3;
+  int heartbeat_ms = 50;
+  int election_ms = 500;
+  int request_timeout_ms = 3000;
+  int snapshot_entries = 10000;
+  std::vector<std::string> extra_args;
+};
+
+class TugdCluster {
+ public:
+  explicit TugdCluster(ClusterOptions o = {});
+  ~TugdCluster();
+  TugdCluster(const TugdCluster&) = delete;
+  TugdCluster& operator=(const TugdCluster&) = delete;
+
+  // Starts member i (0-based) on its data dir; returns its pid.
+  pid_t Start(int i);
+  void StartAll();
+  // Sends `sig` to member i's process (by PID). Does not wait.
+  void Signal(int i, int sig);
+  // SIGKILL and reap.
+  void Kill(int i);
+  // Waits for member i's process to exit; returns its exit status (or nullopt on timeout).
+  std::optional<int> WaitExit(int i, std::chrono::milliseconds timeout);
+  bool Running(int i) const { return pids_[static_cast<size_t>(i)] > 0; }
+
+  int size() const { return opt_.members; }
+  std::string Api(int i) const;           // "127.0.0.1:port"
+  std::vector<std::string> Apis() const;  // every member's
+  std::string DataDir(int i) const;
+  std::string LogPath(int i) const;
+  std::string ReadLog(int i) const;
+  std::string Name(int i) const { return "cp" + std::to_string(i + 1); }
+
+  // /cluster/status of member i, or nullopt if it does not answer.
+  std::optional<std::string> StatusJson(int i);
+  // Index of the member every running member agrees leads (same term), or -1.
+  int Leader();
+  // Waits until the running members agree on a leader; returns its index or -1.
+  int WaitLeader(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+ private:
+  ClusterOptions opt_;
+  std::string root_;
+  std::vector<int> api_ports_, peer_ports_;
+  std::vector<pid_t> pids_;
+};
+
+// Polls `pred` every 20 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+// etcd-style base64 for keys and values in the /v3 JSON API.
+std::string B64(const std::string& s);
+std::string UnB64(const std::string& s);
+
+}  // namespace tug::testing
