@@ -14,6 +14,10 @@ bool KvStore::InRange(const std::string& key, const std::string& begin, const st
 }
 
 storepb::Response KvStore::Apply(const storepb::Request& r) {
+  if (r.id() != 0) {
+    auto it = recent_.find(r.id());
+    if (it != recent_.end()) return it->second;
+  }
   storepb::Response resp;
   int64_t rev = revision_ + 1;
   std::vector<Event> events;
@@ -58,6 +62,14 @@ storepb::Response KvStore::Apply(const storepb::Request& r) {
     Record(rev, std::move(events));
   }
   resp.set_revision(revision_);
+  if (r.id() != 0) {
+    recent_.emplace(r.id(), resp);
+    recent_order_.push_back(r.id());
+    while (recent_order_.size() > dedupe_limit_) {
+      recent_.erase(recent_order_.front());
+      recent_order_.pop_front();
+    }
+  }
   return resp;
 }
 
@@ -249,6 +261,11 @@ std::string KvStore::Snapshot() const {
   s.set_revision(revision_);
   for (const auto& [k, kv] : kvs_)
     *s.add_kvs() = kv;
+  for (uint64_t id : recent_order_) {
+    auto* a = s.add_recent();
+    a->set_id(id);
+    *a->mutable_response() = recent_.at(id);
+  }
   return s.SerializeAsString();
 }
 
@@ -259,6 +276,12 @@ Status KvStore::Restore(const std::string& data) {
   for (const auto& kv : s.kvs())
     kvs_[kv.key()] = kv;
   revision_ = s.revision();
+  recent_.clear();
+  recent_order_.clear();
+  for (const auto& a : s.recent()) {
+    recent_.emplace(a.id(), a.response());
+    recent_order_.push_back(a.id());
+  }
   history_.clear();
   // Nothing before the snapshot can be replayed to a watcher.
   compacted_ = revision_;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "raftstore/status.h"
@@ -42,10 +43,13 @@ struct EventsResult {
 
 class KvStore {
  public:
-  explicit KvStore(size_t history_limit = 100000) : history_limit_(history_limit) {}
+  explicit KvStore(size_t history_limit = 100000, size_t dedupe_limit = 10000)
+      : history_limit_(history_limit), dedupe_limit_(dedupe_limit) {}
 
   // Applies a committed write. Deterministic: the same request on the same state gives the
-  // same state and answer on every member.
+  // same state and answer on every member. A request whose id (non-zero) was among the last
+  // `dedupe_limit` applied is not applied again: its first answer is returned. That makes
+  // proposing a request again after a leader change safe (exactly-once application).
   storepb::Response Apply(const storepb::Request& r);
 
   // Reads. `revision` 0 means now; an older revision is served from the history.
@@ -91,6 +95,10 @@ class KvStore {
   // rebuilt by undoing events.
   std::deque<std::pair<int64_t, storepb::Event>> history_;
   std::function<void(int64_t, const std::vector<storepb::Event>&)> observer_;
+  // Answers of recently applied requests by id, and their order for eviction.
+  size_t dedupe_limit_;
+  std::unordered_map<uint64_t, storepb::Response> recent_;
+  std::deque<uint64_t> recent_order_;
 };
 
 }  // namespace tug::store

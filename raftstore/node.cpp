@@ -159,6 +159,8 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptio
   }
   if (ps.hard_state.commit() < snap_index) ps.hard_state.set_commit(snap_index);
   n->last_snapshot_index_ = snap_index;
+  n->persisted_term_ = ps.hard_state.term();
+  n->persisted_vote_ = ps.hard_state.vote();
 
   raft::Config rc;
   rc.id = n->id_;
@@ -251,6 +253,20 @@ void RaftNode::ProcessReady() {
   if (persisting_ || stopped_ || !core_->HasReady()) return;
   auto rd = std::make_shared<raft::Ready>(core_->GetReady());
   bool need_disk = rd->must_sync || !rd->entries.empty() || rd->snapshot.has_value();
+  // A leader's messages may leave before its own entries are durable (the exception in the
+  // core's persistence contract): followers write in parallel with us, so a commit costs one
+  // fsync of latency instead of two.
+  bool term_or_vote_changed = rd->hard_state && (rd->hard_state->term() != persisted_term_ ||
+                                                 rd->hard_state->vote() != persisted_vote_);
+  if (need_disk && core_->is_leader() && !term_or_vote_changed && !rd->snapshot) {
+    for (auto& m : rd->messages)
+      transport_->Send(std::move(m));
+    rd->messages.clear();
+  }
+  if (rd->hard_state) {
+    persisted_term_ = rd->hard_state->term();
+    persisted_vote_ = rd->hard_state->vote();
+  }
   if (!need_disk) {
     FinishReady(rd);
     return;
@@ -283,6 +299,16 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
     spdlog::info("member {}: {} in term {}, leader {}", opt_.name,
                  raft::ToString(rd->soft_state->role), core_->term(),
                  NameOf(rd->soft_state->leader));
+    if (rd->soft_state->leader != known_leader_) {
+      known_leader_ = rd->soft_state->leader;
+      // Proposals handed to the old leader (or appended by us as leader) may be lost with
+      // it. Propose them again: the state machine applies a request id only once, so one
+      // that did survive is not applied twice.
+      for (auto it = waiters_.rbegin(); it != waiters_.rend(); ++it) {
+        pending_.push_front(PendingProposal{it->first, it->second.data, std::move(it->second)});
+      }
+      waiters_.clear();
+    }
   }
   if (rd->snapshot) {
     if (Status s = kv_.Restore(rd->snapshot->data()); !s) {
@@ -321,6 +347,16 @@ void RaftNode::Apply(const raftpb::Entry& e) {
     auto done = std::move(it->second.done);
     waiters_.erase(it);
     done(std::move(resp));
+    return;
+  }
+  // Queued to be proposed again after a leader change, but the first proposal made it.
+  for (auto p = pending_.begin(); p != pending_.end(); ++p) {
+    if (p->id == r.id()) {
+      auto done = std::move(p->waiter.done);
+      pending_.erase(p);
+      done(std::move(resp));
+      return;
+    }
   }
 }
 
@@ -358,8 +394,9 @@ void RaftNode::Propose(storepb::Request r, std::function<void(Result<storepb::Re
   }
   uint64_t id = ++next_request_id_;
   r.set_id(id);
-  pending_.push_back(PendingProposal{id, r.SerializeAsString(),
-                                     Waiter{std::move(done), NowMs() + opt_.request_timeout_ms}});
+  std::string data = r.SerializeAsString();
+  pending_.push_back(
+      PendingProposal{id, data, Waiter{std::move(done), NowMs() + opt_.request_timeout_ms, data}});
   TryPropose();
   Schedule();
 }
@@ -369,7 +406,7 @@ void RaftNode::TryPropose() {
     auto& p = pending_.front();
     auto res = core_->Propose(p.data);
     if (!res.ok()) break;  // no leader yet, or a transfer underway: retried on the next tick
-    waiters_.emplace(p.id, std::move(p.waiter));
+    waiters_.insert_or_assign(p.id, std::move(p.waiter));
     pending_.pop_front();
   }
 }

@@ -116,6 +116,7 @@ class RaftNode {
   struct Waiter {
     std::function<void(Result<storepb::Response>)> done;
     int64_t deadline_ms;
+    std::string data;  // the proposal, kept to propose again after a leader change
   };
   struct PendingProposal {
     uint64_t id;
@@ -170,6 +171,9 @@ class RaftNode {
   uint64_t last_snapshot_index_ = 0;
   uint64_t next_request_id_ = 0;
   uint64_t read_seq_ = 0;
+  uint64_t known_leader_ = 0;
+  uint64_t persisted_term_ = 0;  // term and vote in the last Ready handed to the disk
+  uint64_t persisted_vote_ = 0;
 
   std::deque<PendingProposal> pending_;  // waiting for a leader to take them
   std::map<uint64_t, Waiter> waiters_;   // proposed, waiting to be applied

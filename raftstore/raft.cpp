@@ -532,6 +532,14 @@ void RaftCore::HandleAppendResponse(const Message& m, Progress& pr) {
 
 void RaftCore::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   pr.probe_sent = false;
+  if (m.index() < pr.match) {
+    // The follower holds less than it once acknowledged: it restarted on a disk that lost
+    // synced data (or this answer is a stale one, overtaken on the way). Probe again from
+    // what it says it has; a stale answer only costs a round trip. Our commit index never
+    // moves back, so this cannot undo a commit.
+    pr.match = m.index();
+    pr.BecomeProbe();
+  }
   // If every message in the window was lost, the heartbeat answer frees a slot so that
   // replication does not stall forever.
   if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
@@ -661,6 +669,7 @@ void RaftCore::HandleHeartbeat(const Message& m) {
   r.set_type(raftpb::MSG_HEARTBEAT_RESP);
   r.set_to(m.from());
   r.set_context(m.context());
+  r.set_index(log_.last_index());  // lets the leader notice a follower that lost its tail
   Send(std::move(r));
 }
 

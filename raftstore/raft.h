@@ -22,6 +22,11 @@
 // quorum only for entries reported durable through Advance(). Breaking this can elect two
 // leaders in one term or lose acknowledged writes after a crash.
 //
+// One exception (Raft thesis §10.2.1): while leader, in a Ready that changes neither term
+// nor vote, the caller may send the messages before the entries are durable, so followers
+// write in parallel with the leader. It is safe because the leader counts its own log toward
+// a quorum only for entries reported durable through Advance().
+//
 // Between GetReady() and Advance() the caller may keep calling Tick/Step/Propose (their
 // output waits for the next Ready); it must call Advance() before the next GetReady().
 //

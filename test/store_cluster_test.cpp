@@ -204,7 +204,7 @@ TEST_CASE("SIGKILL every member and restart: acknowledged writes survive",
   CHECK(std::stoll(json::parse(r->body)["header"]["revision"].get<std::string>()) > 200);
 }
 
-TEST_CASE("a torn WAL tail recovers; damage mid-log refuses to start", "[store][cluster][wal]") {
+TEST_CASE("a torn WAL tail recovers, damage mid-log refuses to start", "[store][cluster][wal]") {
   TugdCluster c;
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);

@@ -160,7 +160,7 @@ TEST_CASE("crc32c matches the standard test vector", "[storage]") {
   CHECK(store::Crc32c("", 0) == 0u);
 }
 
-TEST_CASE("wal: hard state and entries survive a reopen; unsynced records do not", "[storage]") {
+TEST_CASE("wal: hard state and entries survive a reopen, unsynced records do not", "[storage]") {
   TempDir tmp;
   const std::string dir = tmp.sub("wal");  // created by Open
   {

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
+  // Every line reaches the log at once: a member killed with SIGKILL loses nothing it logged.
+  spdlog::flush_on(spdlog::level::trace);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + o.name + "] %v");
 
   auto members = tug::store::ParseInitialCluster(initial_cluster);

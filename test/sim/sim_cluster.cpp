@@ -214,17 +214,31 @@ bool SimCluster::HandleReady(SimNode& n) {
           std::to_string(n.core->term()));
     CheckLeaderCompleteness(n);
   }
-  Persist(n, rd);
-  // The persistence contract: messages leave only after the Ready is durable. A crash may
-  // strike after persisting and before all messages are out.
+  // The persistence contract: messages leave only after the Ready is durable, except that a
+  // leader may send first when neither term nor vote changes (thesis §10.2.1). A crash may
+  // strike between the two, in either order.
   bool crash = opt_.crash_mid_ready > 0 && Rand01() < opt_.crash_mid_ready;
+  bool term_or_vote_changed = rd.hard_state && (rd.hard_state->term() != n.disk.hard_state.term() ||
+                                                rd.hard_state->vote() != n.disk.hard_state.vote());
+  bool send_first = n.core->is_leader() && !term_or_vote_changed && !rd.snapshot && Rand01() < 0.5;
   size_t send = rd.messages.size();
   if (crash) send = std::uniform_int_distribution<size_t>(0, rd.messages.size())(rng_);
-  for (size_t i = 0; i < send; ++i)
-    Enqueue(rd.messages[i]);
-  if (crash) {
-    Crash(n.id);
-    return false;
+  if (send_first) {
+    for (size_t i = 0; i < send; ++i)
+      Enqueue(rd.messages[i]);
+    if (crash) {
+      Crash(n.id);  // sent, never persisted
+      return false;
+    }
+    Persist(n, rd);
+  } else {
+    Persist(n, rd);
+    for (size_t i = 0; i < send; ++i)
+      Enqueue(rd.messages[i]);
+    if (crash) {
+      Crash(n.id);
+      return false;
+    }
   }
   Apply(n, rd);
   for (const auto& r : rd.read_states) {
