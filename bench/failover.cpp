@@ -48,9 +48,12 @@ int main(int argc, char** argv) {
       for (int i = 0; !stop; ++i) {
         auto body =
             nlohmann::json{{"key", B64("f/" + std::to_string(i))}, {"value", B64("v")}}.dump();
+        // Only a write that started after the kill counts: one already in flight may have
+        // been committed by the old leader just before it died.
+        bool after_kill = killed_at != 0;
         auto r = client.Post("/v3/kv/put", body, ro);
         auto now = Clock::now().time_since_epoch().count();
-        if (r.ok() && r->status == 200 && killed_at != 0 && first_ok_after == 0) {
+        if (r.ok() && r->status == 200 && after_kill && first_ok_after == 0) {
           first_ok_after = now;
           return;
         }

@@ -196,6 +196,14 @@ Status RaftNode::Start() {
     if (!stopped_) core_->ReportSnapshot(p, ok);
     Schedule();
   };
+  cb.on_peer_lost = [this](uint64_t p) {
+    if (stopped_ || p != core_->leader()) return;
+    spdlog::info(
+        "member {}: connection from leader {} closed; campaigning early if it does not return",
+        opt_.name, NameOf(p));
+    core_->ReportLeaderLost();
+    Schedule();
+  };
   cb.on_hello = [this](uint64_t p, const std::string& name, const std::string& api) {
     auto it = members_.find(p);
     if (it != members_.end() && it->second.name == name) it->second.api_addr = api;

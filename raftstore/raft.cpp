@@ -937,6 +937,12 @@ void RaftCore::ReportUnreachable(uint64_t id) {
   if (pr->state == ProgressState::kReplicate) pr->BecomeProbe();
 }
 
+void RaftCore::ReportLeaderLost() {
+  if (role_ != Role::kFollower || lead_ == kNone) return;
+  lead_ = kNone;
+  election_elapsed_ = std::max(election_elapsed_, cfg_.election_ticks);
+}
+
 void RaftCore::ReportSnapshot(uint64_t id, bool success) {
   Progress* pr = tracker_.Get(id);
   if (role_ != Role::kLeader || pr == nullptr || pr->state != ProgressState::kSnapshot) return;

@@ -167,6 +167,13 @@ class RaftCore {
 
   // Transport feedback: a peer could not be reached / a snapshot send finished.
   void ReportUnreachable(uint64_t id);
+  // The transport saw the leader's connection close (its process died: the kernel closed
+  // its sockets). A follower then forgets the leader and brings its election timer forward
+  // so that it campaigns within [0, election_ticks) instead of [election_ticks,
+  // 2*election_ticks) ticks, and grants votes at once. Only timing changes, never safety:
+  // if the leader is in fact alive, the others are still in its lease and refuse the
+  // pre-vote.
+  void ReportLeaderLost();
   void ReportSnapshot(uint64_t id, bool success);
 
   // The caller wrote a snapshot of its state machine covering entries up to `index` (which

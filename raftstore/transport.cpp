@@ -178,6 +178,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     error_code ec;
     std::string snap_buf;
     raftpb::Message snap_header;
+    uint64_t peer = 0;  // who is on the other end, once it said hello
     for (;;) {
       unsigned char hdr[4];
       co_await asio::async_read(*s, asio::buffer(hdr), asio::redirect_error(use_awaitable, ec));
@@ -198,6 +199,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         break;
       }
       if (f.has_hello()) {
+        peer = f.hello().id();
         if (cb.on_hello) cb.on_hello(f.hello().id(), f.hello().name(), f.hello().api_addr());
       } else if (f.has_message()) {
         if (cb.on_message) cb.on_message(std::move(*f.mutable_message()));
@@ -221,6 +223,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       }
     }
     s->close(ec);
+    if (peer != 0 && !stopped && cb.on_peer_lost) cb.on_peer_lost(peer);
   }
 
   awaitable<void> Accept() {

@@ -31,6 +31,8 @@ struct TransportCallbacks {
   std::function<void(uint64_t peer)> on_unreachable;
   // A snapshot finished sending (fully written to the socket) or failed.
   std::function<void(uint64_t peer, bool ok)> on_snapshot_sent;
+  // A peer's connection to us closed (after it had introduced itself).
+  std::function<void(uint64_t peer)> on_peer_lost;
   // A peer introduced itself (first frame of each of its connections).
   std::function<void(uint64_t peer, const std::string& name, const std::string& api_addr)> on_hello;
 };

@@ -350,3 +350,34 @@ TEST_CASE("membership: a second change waits for the first, then quorum follows"
   n->Advance(n->GetReady());
   CHECK(n->log().committed() < p->index);
 }
+
+TEST_CASE("a follower told its leader is lost campaigns within one election timeout",
+          "[raft][core][election]") {
+  auto n = Core(1, Persisted(2, 0, {E(1, 1)}));
+  Message hb;
+  hb.set_type(raftpb::MSG_HEARTBEAT);
+  hb.set_from(2);
+  hb.set_to(1);
+  hb.set_term(2);
+  REQUIRE(n->Step(hb).ok());
+  CHECK(n->leader() == 2);
+  n->ReportLeaderLost();
+  CHECK(n->leader() == raft::kNone);
+  // It now grants votes at once (no lease) ...
+  REQUIRE(n->Step(VoteReq(3, 1, 3, 1, 1)).ok());
+  auto rd = n->GetReady();
+  const Message* r = Find(rd, raftpb::MSG_VOTE_RESP);
+  REQUIRE(r);
+  CHECK_FALSE(r->reject());
+  n->Advance(rd);
+  // ... and, on its own, campaigns in fewer than election_ticks ticks.
+  auto m = Core(1, Persisted(2, 0, {E(1, 1)}));
+  REQUIRE(m->Step(hb).ok());
+  m->ReportLeaderLost();
+  int ticks = 0;
+  while (m->role() == raft::Role::kFollower && ticks < 100) {
+    m->Tick();
+    ++ticks;
+  }
+  CHECK(ticks <= 10);
+}

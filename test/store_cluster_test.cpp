@@ -264,12 +264,15 @@ TEST_CASE("a follower behind the compacted log catches up by snapshot",
   int lagger = leader == 0 ? 1 : 0;
   c.Kill(lagger);
   HttpClient client(c.Apis());
+  // 8 KiB values: the snapshot (~2.4 MiB) travels in several chunks.
+  std::string big(8192, 'x');
   for (int i = 0; i < 300; ++i)
-    REQUIRE(Put(client, "s/" + std::to_string(i), "v").acked);
+    REQUIRE(Put(client, "s/" + std::to_string(i), big).acked);
   c.Start(lagger);
   REQUIRE(
       WaitFor([&] { return All(c.Api(lagger), "s/", /*serializable=*/true).size() == 300; }, 15s));
   CHECK_THAT(c.ReadLog(lagger), Catch::Contains("installed snapshot"));
+  CHECK(All(c.Api(lagger), "s/", true)["s/299"] == big);
 }
 
 TEST_CASE("without a quorum writes fail with 503 within the bound, then succeed again",
@@ -352,4 +355,38 @@ TEST_CASE("SIGTERM hands leadership over: a rolling restart fails no write",
     for (const auto& k : w.acked)
       CHECK(all.count(k) == 1);
   }
+}
+
+TEST_CASE("bad requests get clear errors and change nothing", "[store][cluster][input]") {
+  ClusterOptions o;
+  o.members = 1;
+  o.extra_args = {"--max-request-bytes", "65536"};
+  TugdCluster c(o);
+  c.Start(0);
+  REQUIRE(c.WaitLeader() >= 0);
+  HttpClient client({c.Api(0)});
+  auto rev = [&] {
+    auto r = client.Post("/v3/kv/range", json{{"key", B64("x")}}.dump());
+    return json::parse(r->body)["header"].value("revision", "0");  // proto3 JSON omits 0
+  };
+  std::string before = rev();
+  auto bad_json = client.Post("/v3/kv/put", "{\"key\": ");
+  REQUIRE(bad_json.ok());
+  CHECK(bad_json->status == 400);
+  CHECK_THAT(bad_json->body, Catch::Contains("malformed"));
+  auto bad_b64 = client.Post("/v3/kv/put", json{{"key", "***"}, {"value", "v"}}.dump());
+  REQUIRE(bad_b64.ok());
+  CHECK(bad_b64->status == 400);
+  auto huge = client.Post("/v3/kv/put",
+                          json{{"key", B64("h")}, {"value", B64(std::string(100000, 'x'))}}.dump());
+  REQUIRE(huge.ok());
+  CHECK(huge->status == 413);
+  CHECK_THAT(huge->body, Catch::Contains("larger than the limit"));
+  HttpClient fresh({c.Api(0)});
+  auto unknown = fresh.Get("/v3/nope");
+  REQUIRE(unknown.ok());
+  CHECK(unknown->status == 404);
+  CHECK(rev() == before);
+  // The member is still healthy after all that.
+  CHECK(Put(fresh, "ok", "v").acked);
 }
