@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "api/base64.h"
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -34,25 +36,6 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   std::string item;
   while (std::getline(ss, item, sep)) {
     if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-std::string Base64(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
-    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], t[n & 63]};
-  }
-  if (i + 1 == in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    out += {t[n >> 18], t[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += {t[n >> 18], t[(n >> 12) & 63], t[(n >> 6) & 63], '='};
   }
   return out;
 }
@@ -102,8 +85,8 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
     http::request<http::string_body> req{http::verb::post, "/v3/kv/put", 11};
     req.set(http::field::host, endpoint);
     req.set(http::field::content_type, "application/json");
-    req.body() =
-        "{\"key\":\"" + Base64(std::string(key, 16)) + "\",\"value\":\"" + Base64(value) + "\"}";
+    req.body() = "{\"key\":\"" + tug::api::Base64Encode(std::string(key, 16)) + "\",\"value\":\"" +
+                 tug::api::Base64Encode(value) + "\"}";
     req.prepare_payload();
     auto t0 = Clock::now();
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));

@@ -222,13 +222,10 @@ void RaftNode::Tick() {
   TryIssueRead();
   ExpireRequests();
   if (shutting_down_) {
+    // Done once leadership is handed over and what we took is answered, or at the deadline.
     bool drained =
         pending_.empty() && waiters_.empty() && reads_waiting_.empty() && read_batches_.empty();
-    if (!core_->is_leader() && (drained || NowMs() >= shutdown_deadline_ms_)) {
-      FinishShutdown();
-      return;
-    }
-    if (core_->is_leader() && NowMs() >= shutdown_deadline_ms_) {
+    if ((!core_->is_leader() && drained) || NowMs() >= shutdown_deadline_ms_) {
       FinishShutdown();
       return;
     }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "raftstore/crc32c.h"
+#include "raftstore/file_util.h"
 
 namespace tug::store {
 
@@ -19,10 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kCrcBytes = 4;
-
-std::string Errno() {
-  return std::strerror(errno);
-}
 
 struct SnapName {
   uint64_t term = 0;
@@ -111,33 +108,6 @@ Status WriteFileSynced(const std::string& path, const std::string& bytes) {
   }
   if (::close(fd) != 0) return Status::Error("snapshot: cannot close " + path + ": " + Errno());
   return Status::Ok();
-}
-
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("snapshot: cannot open " + path + ": " + Errno());
-  out->clear();
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Status::Error("snapshot: cannot read " + path + ": " + Errno());
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return Status::Ok();
-}
-
-uint32_t GetLE32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i)
-    v = v << 8 | static_cast<unsigned char>(p[i]);
-  return v;
 }
 
 // Why the file's bytes are not the snapshot its name promises; empty if they are.

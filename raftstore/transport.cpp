@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 
+#include "raftstore/file_util.h"
 #include "raftstore/store.pb.h"
 
 namespace tug::store {
@@ -26,10 +27,9 @@ constexpr size_t kMaxQueuedBytes = 256u << 20;
 
 std::string Frame(const storepb::PeerFrame& f) {
   std::string body = f.SerializeAsString();
-  std::string out(4, '\0');
-  uint32_t n = static_cast<uint32_t>(body.size());
-  for (int i = 0; i < 4; ++i)
-    out[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  std::string out;
+  out.reserve(4 + body.size());
+  PutLE32(&out, static_cast<uint32_t>(body.size()));
   out += body;
   return out;
 }
@@ -122,8 +122,9 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       if (!ec) co_await asio::async_connect(p->sock, eps, asio::redirect_error(use_awaitable, ec));
       if (p->stopped) break;
       if (ec) {
+        std::string why = "connect: " + ec.message();
         p->sock.close(ec);
-        Down(*p, "connect: " + ec.message());
+        Down(*p, why);
         p->retry.expires_after(backoff);
         co_await p->retry.async_wait(asio::redirect_error(use_awaitable, ec));
         backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
@@ -183,8 +184,7 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
       unsigned char hdr[4];
       co_await asio::async_read(*s, asio::buffer(hdr), asio::redirect_error(use_awaitable, ec));
       if (ec) break;
-      uint32_t n = static_cast<uint32_t>(hdr[0]) | (static_cast<uint32_t>(hdr[1]) << 8) |
-                   (static_cast<uint32_t>(hdr[2]) << 16) | (static_cast<uint32_t>(hdr[3]) << 24);
+      uint32_t n = GetLE32(reinterpret_cast<const char*>(hdr));
       if (n > kMaxFrameBytes) {
         spdlog::warn("peer connection sent a {}-byte frame (limit {}); closing it", n,
                      kMaxFrameBytes);

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "raftstore/crc32c.h"
+#include "raftstore/file_util.h"
 #include "raftstore/wal.pb.h"
 
 namespace tug::store {
@@ -21,10 +22,6 @@ namespace {
 constexpr size_t kHeaderBytes = 8;  // length + CRC
 
 const char kRefuse[] = "refusing to start: restore this node from a peer or remove its data dir";
-
-std::string Errno() {
-  return std::strerror(errno);
-}
 
 std::string SegmentName(uint64_t seq) {
   char buf[32];
@@ -47,18 +44,6 @@ bool ParseSegmentName(const std::string& name, uint64_t* seq) {
   return true;
 }
 
-void PutLE32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint32_t GetLE32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i)
-    v = v << 8 | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 Status AppendRecord(const walpb::WalRecord& rec, std::string* out) {
   std::string payload;
   if (!rec.SerializeToString(&payload))
@@ -69,26 +54,6 @@ Status AppendRecord(const walpb::WalRecord& rec, std::string* out) {
   PutLE32(out, static_cast<uint32_t>(payload.size()));
   PutLE32(out, Crc32c(payload.data(), payload.size()));
   out->append(payload);
-  return Status::Ok();
-}
-
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("wal: cannot open " + path + ": " + Errno());
-  out->clear();
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Status::Error("wal: cannot read " + path + ": " + Errno());
-      ::close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
   return Status::Ok();
 }
 

@@ -52,6 +52,21 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+tug::raftpb::Entry Ent(uint64_t index, uint64_t term, const std::string& data) {
+  tug::raftpb::Entry e;
+  e.set_index(index);
+  e.set_term(term);
+  e.set_data(data);
+  return e;
+}
+
+tug::raft::PersistedState Persisted(uint64_t term, std::vector<tug::raftpb::Entry> ents) {
+  tug::raft::PersistedState p;
+  p.hard_state.set_term(term);
+  p.entries = std::move(ents);
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("initial election: one leader, all agree, no-op committed", "[raft][election]") {
@@ -318,27 +333,13 @@ TEST_CASE("figure 8: an entry of an older term is not committed by counting repl
   // entry 2 to S3: entry 2 of term 2 is now on a majority (S1, S2, S3) but must NOT be
   // committed by counting, because S5 can still be elected (its log ends in term 3) and
   // overwrite it. Only S1's own term-4 entry, once on a majority, commits everything.
-  using tug::raftpb::Entry;
-  auto entry = [](uint64_t index, uint64_t term, const std::string& data) {
-    Entry e;
-    e.set_index(index);
-    e.set_term(term);
-    e.set_data(data);
-    return e;
-  };
   SimOptions o = Opts(5);
   o.base.max_msg_bytes = 1;  // one entry per AppendEntries, to control what arrives
-  auto state = [&](uint64_t term, std::vector<Entry> ents) {
-    tug::raft::PersistedState p;
-    p.hard_state.set_term(term);
-    p.entries = std::move(ents);
-    return p;
-  };
-  o.initial[1] = state(3, {entry(1, 1, "x"), entry(2, 2, "from-term-2")});
-  o.initial[2] = state(3, {entry(1, 1, "x"), entry(2, 2, "from-term-2")});
-  o.initial[3] = state(3, {entry(1, 1, "x")});
-  o.initial[4] = state(3, {entry(1, 1, "x")});
-  o.initial[5] = state(3, {entry(1, 1, "x"), entry(2, 3, "from-term-3")});
+  o.initial[1] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 2, "from-term-2")});
+  o.initial[2] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 2, "from-term-2")});
+  o.initial[3] = Persisted(3, {Ent(1, 1, "x")});
+  o.initial[4] = Persisted(3, {Ent(1, 1, "x")});
+  o.initial[5] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 3, "from-term-3")});
   SimCluster c(o);
   // S5 is cut off. Among S1..S4 only S1 or S2 can win (S3 and S4 lack entry 2, and three
   // votes are needed); the new leader's own entries (index 3 on) are held back.
@@ -388,26 +389,12 @@ TEST_CASE("figure 8: the older-term entry can be overwritten when no newer entry
   // The other branch of Figure 8: the leader holding entry 2 of term 2 crashes before any
   // entry of its own term is replicated; S5 (whose log ends in term 3) is elected and
   // replaces entry 2 everywhere. Safe only because nobody committed the term-2 entry.
-  using tug::raftpb::Entry;
-  auto entry = [](uint64_t index, uint64_t term, const std::string& data) {
-    Entry e;
-    e.set_index(index);
-    e.set_term(term);
-    e.set_data(data);
-    return e;
-  };
-  auto state = [&](uint64_t term, std::vector<Entry> ents) {
-    tug::raft::PersistedState p;
-    p.hard_state.set_term(term);
-    p.entries = std::move(ents);
-    return p;
-  };
   SimOptions o = Opts(5);
-  o.initial[1] = state(3, {entry(1, 1, "x"), entry(2, 2, "from-term-2")});
-  o.initial[2] = state(3, {entry(1, 1, "x"), entry(2, 2, "from-term-2")});
-  o.initial[3] = state(3, {entry(1, 1, "x"), entry(2, 2, "from-term-2")});
-  o.initial[4] = state(3, {entry(1, 1, "x")});
-  o.initial[5] = state(3, {entry(1, 1, "x"), entry(2, 3, "from-term-3")});
+  o.initial[1] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 2, "from-term-2")});
+  o.initial[2] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 2, "from-term-2")});
+  o.initial[3] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 2, "from-term-2")});
+  o.initial[4] = Persisted(3, {Ent(1, 1, "x")});
+  o.initial[5] = Persisted(3, {Ent(1, 1, "x"), Ent(2, 3, "from-term-3")});
   SimCluster c(o);
   // Only S5, S4 and one of the holders of entry 2 can talk: S5's log is the most up to
   // date among them, so S5 wins and entry 2 of term 2 is overwritten on S3 as well.
