@@ -184,4 +184,74 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
                              "); last error: " + (errors.empty() ? "none" : errors.back()));
 }
 
+Status HttpClient::Stream(const std::string& method, const std::string& target,
+                          const std::string& body,
+                          const std::function<bool(const std::string&)>& on_data,
+                          std::chrono::milliseconds timeout) {
+  if (servers_.empty()) return Status::Invalid("no server to talk to");
+  auto deadline = Clock::now() + timeout;
+  std::string last_error;
+  for (size_t n = 0; n < servers_.size(); ++n) {
+    const std::string& server = servers_[(current_ + n) % servers_.size()];
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    boost::system::error_code ec;
+    auto colon = server.rfind(':');
+    tcp::resolver resolver(io);
+    auto eps = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
+    if (!ec) {
+      stream.expires_at(deadline);
+      stream.async_connect(eps, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+      io.run();
+    }
+    if (ec) {
+      last_error = server + ": " + ec.message();
+      continue;
+    }
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, server);
+    req.set(http::field::user_agent, "tug");
+    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(boost::none);
+    bool stopped_by_caller = false;
+    auto on_chunk = [&](std::uint64_t, beast::string_view data,
+                        boost::system::error_code& cec) -> std::size_t {
+      if (parser.get().result() != http::status::ok) {
+        parser.get().body().append(data.data(), data.size());  // keep an error body to report
+        return data.size();
+      }
+      if (!on_data(std::string(data))) {
+        stopped_by_caller = true;
+        cec = asio::error::operation_aborted;
+      }
+      return data.size();
+    };
+    parser.on_chunk_body(on_chunk);
+    beast::flat_buffer buf;
+    stream.expires_at(deadline);
+    http::async_write(stream, req, [&](boost::system::error_code e, size_t) {
+      ec = e;
+      if (!e)
+        http::async_read(stream, buf, parser,
+                         [&](boost::system::error_code e2, size_t) { ec = e2; });
+    });
+    io.restart();
+    io.run();
+    if (stopped_by_caller) return Status::Ok();
+    if (ec == beast::error::timeout) return Status::Ok();
+    if (parser.is_header_done() && parser.get().result() != http::status::ok) {
+      return Status::Error(server + " answered " + std::to_string(parser.get().result_int()) +
+                           ": " + parser.get().body());
+    }
+    if (ec && ec != http::error::end_of_stream)
+      return Status::Unavailable(server + ": stream broke: " + ec.message());
+    return Status::Ok();
+  }
+  return Status::Unavailable("no server accepted the stream (" + last_error + ")");
+}
+
 }  // namespace tug::api

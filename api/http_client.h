@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,14 @@ class HttpClient {
                           const RequestOptions& o = {}) {
     return Do("POST", target, body, o);
   }
+
+  // Sends one request and feeds the response body to `on_data` as it arrives (a watch
+  // stream), until the server ends it, `on_data` returns false, or `timeout` passes (then
+  // it returns ok: the caller asked for that long). Tries each server once until one
+  // connects; uses a connection of its own. A non-200 answer is an error carrying the body.
+  Status Stream(const std::string& method, const std::string& target, const std::string& body,
+                const std::function<bool(const std::string&)>& on_data,
+                std::chrono::milliseconds timeout);
 
   const std::vector<std::string>& servers() const { return servers_; }
   // Index of the server the next request goes to first.

@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <chrono>
+#include <deque>
 
 namespace tug::cp {
 
@@ -88,6 +89,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool draining = false;
   bool stopped = false;
   std::vector<std::weak_ptr<beast::tcp_stream>> conns;
+  std::vector<std::weak_ptr<ResponseStream>> streams;
 
   struct Slot {
     explicit Slot(asio::io_context& io) : signal(io) {
@@ -148,11 +150,108 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       HttpResponse& resp = *slot->response;
       if (draining) resp.close = true;
+      if (resp.stream) {
+        // A streamed response ends the connection: the client reads until the last chunk.
+        co_await Stream(stream, resp, version);
+        break;
+      }
       co_await Write(*stream, resp, version, keep_alive && !resp.close, ec);
       if (ec || !keep_alive || resp.close) break;
     }
     stream->socket().shutdown(tcp::socket::shutdown_send, ec);
     stream->close();
+  }
+
+  struct ChunkStream : ResponseStream {
+    explicit ChunkStream(asio::io_context& io) : signal(io) {
+      signal.expires_at(asio::steady_timer::time_point::max());
+    }
+    bool Write(std::string chunk) override {
+      if (done || ended) return false;
+      queued_bytes += chunk.size();
+      if (queued_bytes > kMaxQueuedBytes) {
+        Close();  // the client does not keep up: cut it off
+        return false;
+      }
+      queue.push_back(std::move(chunk));
+      signal.cancel();
+      return true;
+    }
+    void End() override {
+      ended = true;
+      signal.cancel();
+    }
+    bool closed() const override { return done; }
+    void OnClose(std::function<void()> f) override { on_close = std::move(f); }
+    void Close() {
+      if (done) return;
+      done = true;
+      signal.cancel();
+      if (on_close) {
+        auto f = std::move(on_close);
+        f();
+      }
+    }
+    static constexpr size_t kMaxQueuedBytes = 8u << 20;
+    asio::steady_timer signal;
+    std::deque<std::string> queue;
+    size_t queued_bytes = 0;
+    bool ended = false;
+    bool done = false;
+    std::function<void()> on_close;
+  };
+
+  // Sends a chunked response fed by the handler until it ends the stream, the client goes
+  // away, or the server stops. The connection is closed afterwards.
+  awaitable<void> Stream(std::shared_ptr<beast::tcp_stream> s, HttpResponse& r, unsigned version) {
+    error_code ec;
+    http::response<http::empty_body> res{static_cast<http::status>(r.status), version};
+    res.set(http::field::server, "tugd");
+    res.set(http::field::content_type, r.content_type);
+    for (const auto& [k, v] : r.headers)
+      res.set(k, v);
+    res.keep_alive(false);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    co_await http::async_write_header(*s, sr, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;
+    auto cs = std::make_shared<ChunkStream>(io);
+    std::erase_if(streams, [](const auto& w) { return w.expired(); });
+    streams.push_back(cs);
+    // A client that goes away mid-stream shows up as its side of the socket closing.
+    asio::co_spawn(
+        io,
+        [s, cs]() -> awaitable<void> {
+          char buf[512];
+          error_code rec;
+          while (!cs->done) {
+            co_await s->socket().async_read_some(asio::buffer(buf),
+                                                 asio::redirect_error(use_awaitable, rec));
+            if (rec) break;
+          }
+          cs->Close();
+        },
+        asio::detached);
+    r.stream(cs);
+    while (!cs->done && !stopped) {
+      if (cs->queue.empty()) {
+        if (cs->ended) break;
+        cs->signal.expires_at(asio::steady_timer::time_point::max());
+        co_await cs->signal.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      std::string chunk = std::move(cs->queue.front());
+      cs->queue.pop_front();
+      cs->queued_bytes -= std::min(cs->queued_bytes, chunk.size());
+      co_await asio::async_write(*s, http::make_chunk(asio::buffer(chunk)),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) cs->Close();
+    }
+    if (!cs->done && !stopped) {
+      co_await asio::async_write(*s, http::make_chunk_last(),
+                                 asio::redirect_error(use_awaitable, ec));
+    }
+    cs->Close();
   }
 
   awaitable<void> Write(beast::tcp_stream& s, const HttpResponse& r, unsigned version,
@@ -236,6 +335,10 @@ void HttpServer::StopAccepting() {
   impl_->draining = true;
   error_code ec;
   impl_->acceptor.close(ec);
+  // Streams (watches) end now, so their clients reconnect to another member.
+  for (auto& w : impl_->streams) {
+    if (auto st = w.lock()) st->End();
+  }
 }
 
 void HttpServer::Stop() {

@@ -39,12 +39,29 @@ struct HttpRequest {
   }
 };
 
+// The sending end of a streamed (chunked) response, for watches. Used on the io thread.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues a chunk; false once the client is gone or the stream ended (stop producing).
+  virtual bool Write(std::string chunk) = 0;
+  // Ends the response (the last chunk); the connection then serves the next request.
+  virtual void End() = 0;
+  virtual bool closed() const = 0;
+  // Called once when the stream closes, whoever closed it (to unregister a watcher).
+  virtual void OnClose(std::function<void()> f) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // ask the client to reconnect (e.g. this server is shutting down)
+  // If set, the body is streamed: the headers go out with chunked encoding and this is
+  // called with the stream to write to. A client that reads too slowly (more than a few MiB
+  // queued) is disconnected rather than letting the queue grow without bound.
+  std::function<void(std::shared_ptr<ResponseStream>)> stream;
 };
 
 using Respond = std::function<void(HttpResponse)>;

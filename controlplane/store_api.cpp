@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/base64.h"
 #include "raftstore/node.h"
+#include "raftstore/watch_hub.h"
 
 namespace tug::cp {
 
@@ -90,8 +92,95 @@ HttpResponse StoreError(const Status& s) {
   }
 }
 
-bool HandleStoreRequest(store::RaftNode& node, const HttpRequest& req, const Respond& respond) {
+namespace {
+
+std::string WatchLine(const storepb::WatchResponse& w) {
+  pbutil::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  std::string body;
+  (void)pbutil::MessageToJsonString(w, &body, o);
+  return "{\"result\":" + body + "}\n";
+}
+
+void HandleWatch(store::RaftNode& node, store::WatchHub& hub, const HttpRequest& req,
+                 const Respond& respond) {
+  if (req.method != "POST") {
+    respond(EtcdError(405, 12, "use POST with a JSON body for /v3/watch"));
+    return;
+  }
+  json j = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("create_request") ||
+      !j["create_request"].is_object()) {
+    respond(
+        EtcdError(400, 3, "malformed request body: expected {\"create_request\": {\"key\": ...}}"));
+    return;
+  }
+  const json& c = j["create_request"];
+  auto field = [&](const char* name) -> std::optional<std::string> {
+    if (!c.contains(name)) return std::string();
+    if (!c[name].is_string()) return std::nullopt;
+    return api::Base64Decode(c[name].get<std::string>());
+  };
+  auto key = field("key"), range_end = field("range_end");
+  int64_t start = 0;
+  try {
+    if (c.contains("start_revision")) {
+      start = c["start_revision"].is_string() ? std::stoll(c["start_revision"].get<std::string>())
+                                              : c["start_revision"].get<int64_t>();
+    }
+  } catch (...) {
+    key.reset();
+  }
+  if (!key || !range_end) {
+    respond(EtcdError(
+        400, 3, "malformed create_request: key and range_end are base64, start_revision a number"));
+    return;
+  }
+  HttpResponse r;
+  r.stream = [&node, &hub, k = *key, e = *range_end, start](std::shared_ptr<ResponseStream> out) {
+    storepb::WatchResponse created;
+    *created.mutable_header() = node.Header();
+    created.set_created(true);
+    out->Write(WatchLine(created));
+    auto id = hub.Watch(k, e, start, [&node, out](const store::WatchUpdate& u) {
+      storepb::WatchResponse w;
+      *w.mutable_header() = node.Header();
+      w.mutable_header()->set_revision(u.revision);
+      if (u.canceled) {
+        w.set_canceled(true);
+        w.set_cancel_reason(u.reason);
+        out->Write(WatchLine(w));
+        out->End();
+        return false;
+      }
+      for (const auto& ev : u.events)
+        *w.add_events() = ev;
+      return out->Write(WatchLine(w));
+    });
+    if (!id.ok()) {
+      storepb::WatchResponse w;
+      *w.mutable_header() = node.Header();
+      w.set_canceled(true);
+      w.set_compact_revision(node.kv().compacted_revision());
+      w.set_cancel_reason(id.status().message());
+      out->Write(WatchLine(w));
+      out->End();
+      return;
+    }
+    out->OnClose([&hub, wid = id.value()] { hub.Cancel(wid); });
+  };
+  respond(std::move(r));
+}
+
+}  // namespace
+
+bool HandleStoreRequest(store::RaftNode& node, store::WatchHub& watches, const HttpRequest& req,
+                        const Respond& respond) {
   const std::string& p = req.path;
+  if (p == "/v3/watch") {
+    HandleWatch(node, watches, req, respond);
+    return true;
+  }
   if (p == "/healthz" || p == "/health") {
     HttpResponse r;
     r.body = json{{"health", "true"}}.dump();

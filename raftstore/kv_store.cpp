@@ -285,6 +285,7 @@ Status KvStore::Restore(const std::string& data) {
   history_.clear();
   // Nothing before the snapshot can be replayed to a watcher.
   compacted_ = revision_;
+  if (reset_observer_) reset_observer_();
   return Status::Ok();
 }
 

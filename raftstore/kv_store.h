@@ -70,6 +70,10 @@ class KvStore {
     observer_ = std::move(f);
   }
 
+  // Called when Restore replaced the whole state (a snapshot from the leader): watchers
+  // cannot be told what changed and must start over.
+  void set_reset_observer(std::function<void()> f) { reset_observer_ = std::move(f); }
+
   std::string Snapshot() const;
   // Replaces the whole state; the history restarts at the snapshot's revision.
   Status Restore(const std::string& data);
@@ -95,6 +99,7 @@ class KvStore {
   // rebuilt by undoing events.
   std::deque<std::pair<int64_t, storepb::Event>> history_;
   std::function<void(int64_t, const std::vector<storepb::Event>&)> observer_;
+  std::function<void()> reset_observer_;
   // Answers of recently applied requests by id, and their order for eviction.
   size_t dedupe_limit_;
   std::unordered_map<uint64_t, storepb::Response> recent_;

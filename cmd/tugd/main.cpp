@@ -10,6 +10,7 @@
 #include "controlplane/http_server.h"
 #include "controlplane/store_api.h"
 #include "raftstore/node.h"
+#include "raftstore/watch_hub.h"
 
 namespace {
 
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
       ->default_val(5000);
   app.add_option("--max-request-bytes", max_request_bytes, "larger request bodies get 413")
       ->default_val(3 << 20);
+  app.add_option("--history-events", o.history_limit,
+                 "changes kept for watches and reads at older revisions; older ones are compacted")
+      ->default_val(100000);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_val("info");
   try {
     app.parse(argc, argv);
@@ -73,11 +77,12 @@ int main(int argc, char** argv) {
   auto node = tug::store::RaftNode::Open(io, o);
   if (!node.ok()) return Fail(node.status().message());
   tug::store::RaftNode& n = *node.value();
+  tug::store::WatchHub watches(n.kv());
 
   tug::cp::HttpServer http(
       io,
-      [&n](tug::cp::HttpRequest req, tug::cp::Respond respond) {
-        if (tug::cp::HandleStoreRequest(n, req, respond)) return;
+      [&n, &watches](tug::cp::HttpRequest req, tug::cp::Respond respond) {
+        if (tug::cp::HandleStoreRequest(n, watches, req, respond)) return;
         respond(tug::cp::StatusResponse(404, "NotFound", "no such path: " + req.path));
       },
       max_request_bytes);
