@@ -1,0 +1,31 @@
+// Reading objects from the outside: a request body or a file, in JSON or YAML (one document
+// or several separated by "---"), into JSON values. Nothing is dropped: fields Tug does not
+// know stay in the value as they came. Errors name the source, line and column.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "raftstore/status.h"
+
+namespace tug::api {
+
+enum class Format { kAuto, kJson, kYaml };
+
+// `source` names the input in errors ("web.yaml", "request body"). kAuto treats text that
+// starts with '{' or '[' as JSON, anything else as YAML. Empty documents are skipped.
+Result<std::vector<nlohmann::json>> ParseDocuments(const std::string& text,
+                                                   const std::string& source,
+                                                   Format format = Format::kAuto);
+
+// Exactly one document.
+Result<nlohmann::json> ParseDocument(const std::string& text, const std::string& source,
+                                     Format format = Format::kAuto);
+
+// The format a Content-Type header announces (kAuto for an absent one); nullopt-like
+// kAuto is also returned for unknown types, which callers reject with 415 themselves.
+Format FormatForContentType(const std::string& content_type, bool* known);
+
+}  // namespace tug::api

@@ -1,0 +1,353 @@
+#include "api/workload.h"
+
+#include <regex>
+#include <set>
+
+namespace tug::api {
+
+using nlohmann::json;
+
+namespace {
+
+const std::regex kLabelValue("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$");
+
+std::string Dump(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void Required(const std::string& path, std::vector<std::string>* errors) {
+  errors->push_back(path + ": Required value");
+}
+
+void Invalid(const std::string& path, const json& value, const std::string& why,
+             std::vector<std::string>* errors) {
+  errors->push_back(path + ": Invalid value: " + Dump(value) + ": " + why);
+}
+
+std::vector<std::string> StringList(const json& spec, const char* field, const std::string& path,
+                                    std::vector<std::string>* errors) {
+  std::vector<std::string> out;
+  if (!spec.contains(field) || spec[field].is_null()) return out;
+  if (!spec[field].is_array()) {
+    Invalid(path + "." + field, spec[field], "must be a list of strings", errors);
+    return out;
+  }
+  for (const auto& v : spec[field]) {
+    if (v.is_string()) {
+      out.push_back(v.get<std::string>());
+    } else if (v.is_number() || v.is_boolean()) {
+      out.push_back(v.dump());  // YAML `- 8080` in args means the text "8080"
+    } else {
+      Invalid(path + "." + field, v, "must be a string", errors);
+    }
+  }
+  return out;
+}
+
+Quantity ReadQuantity(const json& v, const std::string& path, std::vector<std::string>* errors) {
+  std::string text = v.is_string() ? v.get<std::string>() : v.is_number() ? v.dump() : "";
+  if (text.empty()) {
+    Invalid(path, v, "must be a quantity such as 500m, 2, 128Mi or 1G", errors);
+    return {};
+  }
+  auto q = Quantity::Parse(text);
+  if (!q.ok()) {
+    Invalid(path, v, q.status().message(), errors);
+    return {};
+  }
+  if (q->milli() < 0) Invalid(path, v, "must be greater than or equal to 0", errors);
+  return q.value();
+}
+
+void CheckLabels(const json& labels, const std::string& path, std::vector<std::string>* errors) {
+  if (labels.is_null()) return;
+  if (!labels.is_object()) {
+    Invalid(path, labels, "must be a map of strings", errors);
+    return;
+  }
+  for (const auto& [k, v] : labels.items()) {
+    if (!v.is_string()) {
+      Invalid(path + "." + k, v, "label values must be strings (quote numbers and booleans)",
+              errors);
+    } else if (v.get<std::string>().size() > 63 ||
+               !std::regex_match(v.get<std::string>(), kLabelValue)) {
+      Invalid(path + "." + k, v,
+              "a label value must be at most 63 characters of letters, digits, '-', '_' or '.', "
+              "starting and ending with a letter or digit",
+              errors);
+    }
+    if (k.empty() || k.size() > 253)
+      Invalid(path, k, "label keys must be 1 to 253 characters", errors);
+  }
+}
+
+Status Verdict(const std::string& kind, const std::string& name,
+               const std::vector<std::string>& errors) {
+  if (errors.empty()) return Status::Ok();
+  std::string msg = kind + " \"" + name + "\" is invalid: ";
+  if (errors.size() == 1) return Status::Invalid(msg + errors[0]);
+  msg += "[";
+  for (size_t i = 0; i < errors.size(); ++i)
+    msg += (i ? ", " : "") + errors[i];
+  return Status::Invalid(msg + "]");
+}
+
+// metadata: name (a DNS-1123 label), namespace (default "default"), labels.
+void PrepareMetadata(json& obj, std::vector<std::string>* errors) {
+  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = json::object();
+  json& md = obj["metadata"];
+  if (!md.is_object()) {
+    Invalid("metadata", md, "must be an object", errors);
+    return;
+  }
+  if (!md.contains("name") || !md["name"].is_string() || md["name"].get<std::string>().empty()) {
+    Required("metadata.name", errors);
+  } else if (!IsDns1123Label(md["name"].get<std::string>())) {
+    Invalid("metadata.name", md["name"],
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+            "start "
+            "and end with an alphanumeric character, and be at most 63 characters (e.g. 'my-name')",
+            errors);
+  }
+  if (!md.contains("namespace") || md["namespace"].is_null() || md["namespace"] == "")
+    md["namespace"] = "default";
+  if (!md["namespace"].is_string() || !IsDns1123Label(md["namespace"].get<std::string>())) {
+    Invalid("metadata.namespace", md["namespace"], "must be a lowercase RFC 1123 label", errors);
+  }
+  if (md.contains("labels")) CheckLabels(md["labels"], "metadata.labels", errors);
+  if (md.contains("annotations") && !md["annotations"].is_null() &&
+      !md["annotations"].is_object()) {
+    Invalid("metadata.annotations", md["annotations"], "must be a map of strings", errors);
+  }
+}
+
+// Defaults inside a pod spec, as Kubernetes sets them.
+void DefaultPodSpec(json& spec) {
+  if (!spec.is_object()) return;
+  if (!spec.contains("restartPolicy") || spec["restartPolicy"].is_null())
+    spec["restartPolicy"] = "Always";
+  if (!spec.contains("terminationGracePeriodSeconds")) spec["terminationGracePeriodSeconds"] = 30;
+  if (spec.contains("containers") && spec["containers"].is_array()) {
+    for (auto& c : spec["containers"]) {
+      if (!c.is_object() || !c.contains("ports") || !c["ports"].is_array()) continue;
+      for (auto& p : c["ports"]) {
+        if (p.is_object() && !p.contains("protocol")) p["protocol"] = "TCP";
+      }
+    }
+  }
+}
+
+std::string Str(const json& obj, const char* field) {
+  return obj.is_object() && obj.contains(field) && obj[field].is_string()
+             ? obj[field].get<std::string>()
+             : "";
+}
+
+}  // namespace
+
+bool IsDns1123Label(const std::string& s) {
+  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
+  return !s.empty() && s.size() <= 63 && std::regex_match(s, re);
+}
+
+bool LabelsMatch(const json& match_labels, const json& labels) {
+  if (!match_labels.is_object()) return true;
+  for (const auto& [k, v] : match_labels.items()) {
+    if (!labels.is_object() || !labels.contains(k) || labels[k] != v) return false;
+  }
+  return true;
+}
+
+PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::string>* errors) {
+  PodSpec out;
+  if (!spec.is_object()) {
+    Required(path, errors);
+    return out;
+  }
+  out.restart_policy = Str(spec, "restartPolicy").empty() ? "Always" : Str(spec, "restartPolicy");
+  static const std::set<std::string> policies = {"Always", "OnFailure", "Never"};
+  if (!policies.count(out.restart_policy)) {
+    errors->push_back(path + ".restartPolicy: Unsupported value: \"" + out.restart_policy +
+                      "\": supported values: \"Always\", \"OnFailure\", \"Never\"");
+  }
+  out.node_name = Str(spec, "nodeName");
+  if (spec.contains("nodeSelector") && !spec["nodeSelector"].is_null()) {
+    CheckLabels(spec["nodeSelector"], path + ".nodeSelector", errors);
+    if (spec["nodeSelector"].is_object()) {
+      for (const auto& [k, v] : spec["nodeSelector"].items()) {
+        if (v.is_string()) out.node_selector[k] = v.get<std::string>();
+      }
+    }
+  }
+  if (spec.contains("terminationGracePeriodSeconds")) {
+    const json& g = spec["terminationGracePeriodSeconds"];
+    if (!g.is_number_integer() || g.get<int64_t>() < 0) {
+      Invalid(path + ".terminationGracePeriodSeconds", g, "must be a non-negative integer", errors);
+    } else {
+      out.termination_grace_period_seconds = g.get<int64_t>();
+    }
+  }
+  if (!spec.contains("containers") || !spec["containers"].is_array() ||
+      spec["containers"].empty()) {
+    Required(path + ".containers", errors);
+    return out;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < spec["containers"].size(); ++i) {
+    const json& c = spec["containers"][i];
+    std::string cp = path + ".containers[" + std::to_string(i) + "]";
+    if (!c.is_object()) {
+      Invalid(cp, c, "must be an object", errors);
+      continue;
+    }
+    Container k;
+    k.name = Str(c, "name");
+    if (k.name.empty()) {
+      Required(cp + ".name", errors);
+    } else if (!IsDns1123Label(k.name)) {
+      Invalid(cp + ".name", c["name"], "must be a lowercase RFC 1123 label", errors);
+    } else if (!names.insert(k.name).second) {
+      errors->push_back(cp + ".name: Duplicate value: \"" + k.name + "\"");
+    }
+    k.image = Str(c, "image");
+    k.command = StringList(c, "command", cp, errors);
+    k.args = StringList(c, "args", cp, errors);
+    if (k.image.empty() && k.command.empty()) {
+      errors->push_back(cp + ".image: Required value: give an image, or a command to run");
+    }
+    if (c.contains("env") && c["env"].is_array()) {
+      for (size_t e = 0; e < c["env"].size(); ++e) {
+        const json& ev = c["env"][e];
+        std::string ep = cp + ".env[" + std::to_string(e) + "]";
+        if (Str(ev, "name").empty()) {
+          Required(ep + ".name", errors);
+          continue;
+        }
+        k.env.push_back({Str(ev, "name"), ev.contains("value") ? Dump(ev["value"]) : ""});
+      }
+    }
+    if (c.contains("ports") && c["ports"].is_array()) {
+      for (size_t p = 0; p < c["ports"].size(); ++p) {
+        const json& pv = c["ports"][p];
+        std::string pp = cp + ".ports[" + std::to_string(p) + "]";
+        ContainerPort port;
+        port.name = Str(pv, "name");
+        if (!pv.is_object() || !pv.contains("containerPort") ||
+            !pv["containerPort"].is_number_integer()) {
+          Required(pp + ".containerPort", errors);
+          continue;
+        }
+        port.container_port = pv["containerPort"].get<int>();
+        if (port.container_port < 1 || port.container_port > 65535) {
+          Invalid(pp + ".containerPort", pv["containerPort"],
+                  "must be between 1 and 65535, inclusive", errors);
+        }
+        if (!Str(pv, "protocol").empty()) port.protocol = Str(pv, "protocol");
+        k.ports.push_back(port);
+      }
+    }
+    if (c.contains("resources") && c["resources"].is_object()) {
+      const json& r = c["resources"];
+      if (r.contains("requests") && r["requests"].is_object()) {
+        if (r["requests"].contains("cpu")) {
+          k.cpu_request =
+              ReadQuantity(r["requests"]["cpu"], cp + ".resources.requests.cpu", errors);
+        }
+        if (r["requests"].contains("memory")) {
+          k.memory_request =
+              ReadQuantity(r["requests"]["memory"], cp + ".resources.requests.memory", errors);
+        }
+      }
+      if (r.contains("limits") && r["limits"].is_object() && r["limits"].contains("memory")) {
+        k.memory_limit =
+            ReadQuantity(r["limits"]["memory"], cp + ".resources.limits.memory", errors);
+      }
+    }
+    if (c.contains("livenessProbe")) k.liveness_probe = c["livenessProbe"];
+    if (c.contains("readinessProbe")) k.readiness_probe = c["readinessProbe"];
+    out.containers.push_back(std::move(k));
+  }
+  return out;
+}
+
+Result<json> PrepareDeployment(json obj) {
+  if (!obj.is_object()) return Status::Invalid("a Deployment must be an object");
+  std::vector<std::string> errors;
+  // The seed's short form: spec {name, replicas, image} means one container.
+  if (obj.contains("spec") && obj["spec"].is_object() && obj["spec"].contains("image") &&
+      !obj["spec"].contains("template")) {
+    json s = obj["spec"];
+    std::string name = Str(s, "name");
+    if (name.empty()) name = Str(obj.value("metadata", json::object()), "name");
+    json full = {{"apiVersion", "apps/v1"},
+                 {"kind", "Deployment"},
+                 {"metadata", obj.value("metadata", json::object())}};
+    if (!name.empty()) full["metadata"]["name"] = name;
+    json container = {{"name", name.empty() ? "main" : name}, {"image", s["image"]}};
+    json tmpl = {{"metadata", {{"labels", {{"app", name}}}}},
+                 {"spec", {{"containers", json::array({container})}}}};
+    full["spec"] = {{"replicas", s.contains("replicas") ? s["replicas"] : json(1)},
+                    {"template", tmpl}};
+    obj = std::move(full);
+  }
+  if (!obj.contains("apiVersion")) obj["apiVersion"] = "apps/v1";
+  if (!obj.contains("kind")) obj["kind"] = "Deployment";
+  if (obj["apiVersion"] != "apps/v1")
+    Invalid("apiVersion", obj["apiVersion"], "must be apps/v1", &errors);
+  if (obj["kind"] != "Deployment") Invalid("kind", obj["kind"], "must be Deployment", &errors);
+  PrepareMetadata(obj, &errors);
+  std::string name = Str(obj["metadata"], "name");
+
+  if (!obj.contains("spec") || !obj["spec"].is_object()) {
+    Required("spec", &errors);
+    return Verdict("Deployment.apps", name, errors);
+  }
+  json& spec = obj["spec"];
+  if (!spec.contains("replicas") || spec["replicas"].is_null()) spec["replicas"] = 1;
+  if (!spec["replicas"].is_number_integer()) {
+    Invalid("spec.replicas", spec["replicas"], "must be an integer", &errors);
+  } else if (spec["replicas"].get<int64_t>() < 0) {
+    Invalid("spec.replicas", spec["replicas"], "must be greater than or equal to 0", &errors);
+  }
+  if (!spec.contains("template") || !spec["template"].is_object()) {
+    Required("spec.template", &errors);
+    return Verdict("Deployment.apps", name, errors);
+  }
+  json& tmpl = spec["template"];
+  if (!tmpl.contains("metadata") || !tmpl["metadata"].is_object())
+    tmpl["metadata"] = json::object();
+  json& tlabels = tmpl["metadata"]["labels"];
+  if (tlabels.is_null()) tlabels = json::object();
+  CheckLabels(tlabels, "spec.template.metadata.labels", &errors);
+  // Kubernetes (extensions/v1beta1 and tug) default the selector from the template's labels.
+  if (!spec.contains("selector") || spec["selector"].is_null())
+    spec["selector"] = {{"matchLabels", tlabels}};
+  json& sel = spec["selector"];
+  if (!sel.is_object() || !sel.contains("matchLabels") || !sel["matchLabels"].is_object() ||
+      sel["matchLabels"].empty()) {
+    Required("spec.selector.matchLabels", &errors);
+  } else if (!LabelsMatch(sel["matchLabels"], tlabels)) {
+    Invalid("spec.template.metadata.labels", tlabels, "`selector` does not match template `labels`",
+            &errors);
+  }
+  if (tmpl.contains("spec")) DefaultPodSpec(tmpl["spec"]);
+  (void)ReadPodSpec(tmpl.value("spec", json()), "spec.template.spec", &errors);
+  if (Status s = Verdict("Deployment.apps", name, errors); !s) return s;
+  return obj;
+}
+
+Result<json> PreparePod(json obj) {
+  if (!obj.is_object()) return Status::Invalid("a Pod must be an object");
+  std::vector<std::string> errors;
+  if (!obj.contains("apiVersion")) obj["apiVersion"] = "v1";
+  if (!obj.contains("kind")) obj["kind"] = "Pod";
+  if (obj["apiVersion"] != "v1") Invalid("apiVersion", obj["apiVersion"], "must be v1", &errors);
+  if (obj["kind"] != "Pod") Invalid("kind", obj["kind"], "must be Pod", &errors);
+  PrepareMetadata(obj, &errors);
+  if (obj.contains("spec")) DefaultPodSpec(obj["spec"]);
+  (void)ReadPodSpec(obj.value("spec", json()), "spec", &errors);
+  if (Status s = Verdict("Pod", Str(obj["metadata"], "name"), errors); !s) return s;
+  return obj;
+}
+
+}  // namespace tug::api

@@ -1,0 +1,75 @@
+// Deployments and Pods: the typed view of the fields Tug acts on, Kubernetes' defaults, and
+// validation with Kubernetes-style messages. Objects travel as JSON values so that every
+// field Tug does not know (and every annotation) survives a round trip untouched; the typed
+// structs are read from them when a part of the system needs to act.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/quantity.h"
+#include "raftstore/status.h"
+
+namespace tug::api {
+
+struct ContainerPort {
+  std::string name;
+  int container_port = 0;
+  std::string protocol = "TCP";
+};
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+};
+
+struct Container {
+  std::string name;
+  std::string image;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::vector<EnvVar> env;
+  std::vector<ContainerPort> ports;
+  Quantity cpu_request;     // zero when not requested
+  Quantity memory_request;  // bytes, in milli-units
+  Quantity memory_limit;
+  nlohmann::json liveness_probe;   // null when absent
+  nlohmann::json readiness_probe;  // null when absent
+};
+
+struct PodSpec {
+  std::vector<Container> containers;
+  std::string restart_policy = "Always";
+  std::map<std::string, std::string> node_selector;
+  std::string node_name;
+  int64_t termination_grace_period_seconds = 30;
+};
+
+// Reads the typed view of a pod spec (a Pod's `spec` or a template's `spec`). Problems are
+// appended to `errors` as "<path>.<field>: <what>"; the result holds what could be read.
+PodSpec ReadPodSpec(const nlohmann::json& spec, const std::string& path,
+                    std::vector<std::string>* errors);
+
+// Whether `s` is a DNS-1123 label: at most 63 characters of [a-z0-9-], starting and ending
+// alphanumeric.
+bool IsDns1123Label(const std::string& s);
+
+// Takes a Deployment as a user wrote it (full apps/v1 form or the short form
+// `spec: {name, replicas, image}`), applies Kubernetes' defaults (namespace "default",
+// replicas 1, selector from the template's labels, restartPolicy Always, ...) and validates
+// it. Errors are Status::Invalid in Kubernetes' words:
+//   Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater
+//   than or equal to 0
+Result<nlohmann::json> PrepareDeployment(nlohmann::json obj);
+
+// The same for a Pod.
+Result<nlohmann::json> PreparePod(nlohmann::json obj);
+
+// Whether `labels` (a JSON object of strings) satisfy `match_labels`.
+bool LabelsMatch(const nlohmann::json& match_labels, const nlohmann::json& labels);
+
+}  // namespace tug::api
