@@ -43,7 +43,7 @@ struct EventsResult {
 
 class KvStore {
  public:
-  explicit KvStore(size_t history_limit = 100000, size_t dedupe_limit = 10000)
+  explicit KvStore(size_t history_limit = 100000, size_t dedupe_limit = 100000)
       : history_limit_(history_limit), dedupe_limit_(dedupe_limit) {}
 
   // Applies a committed write. Deterministic: the same request on the same state gives the

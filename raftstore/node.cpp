@@ -190,7 +190,12 @@ Status RaftNode::Start() {
   TransportCallbacks cb;
   cb.on_message = [this](raftpb::Message m) { Step(std::move(m)); };
   cb.on_unreachable = [this](uint64_t p) {
-    if (!stopped_) core_->ReportUnreachable(p);
+    if (stopped_) return;
+    core_->ReportUnreachable(p);
+    // Proposals forwarded to the leader may have died with the connection (the queue of an
+    // unreachable peer is dropped); the leader did not change, so nothing else would resend.
+    if (p == core_->leader()) Repropose("the connection to the leader broke");
+    Schedule();
   };
   cb.on_snapshot_sent = [this](uint64_t p, bool ok) {
     if (!stopped_) core_->ReportSnapshot(p, ok);
@@ -220,6 +225,21 @@ void RaftNode::Tick() {
   core_->Tick();
   TryPropose();
   TryIssueRead();
+  // A safety net for a forwarded proposal lost on the way without any sign (a message
+  // dropped by a busy peer): what is unanswered after an election timeout is proposed
+  // again, as long as this member is applying what is committed (so the first copy, if it
+  // made it, would have been applied and answered already).
+  if (!waiters_.empty() && core_->log().applied() == core_->log().committed()) {
+    int64_t now = NowMs();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (now - it->second.proposed_ms > opt_.election_ms) {
+        pending_.push_back(PendingProposal{it->first, it->second.data, std::move(it->second)});
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   ExpireRequests();
   if (shutting_down_) {
     // Done once leadership is handed over and what we took is answered, or at the deadline.
@@ -309,10 +329,7 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
       // Proposals handed to the old leader (or appended by us as leader) may be lost with
       // it. Propose them again: the state machine applies a request id only once, so one
       // that did survive is not applied twice.
-      for (auto it = waiters_.rbegin(); it != waiters_.rend(); ++it) {
-        pending_.push_front(PendingProposal{it->first, it->second.data, std::move(it->second)});
-      }
-      waiters_.clear();
+      Repropose("the leader changed");
     }
   }
   if (rd->snapshot) {
@@ -411,9 +428,21 @@ void RaftNode::TryPropose() {
     auto& p = pending_.front();
     auto res = core_->Propose(p.data);
     if (!res.ok()) break;  // no leader yet, or a transfer underway: retried on the next tick
+    p.waiter.proposed_ms = NowMs();
     waiters_.insert_or_assign(p.id, std::move(p.waiter));
     pending_.pop_front();
   }
+}
+
+void RaftNode::Repropose(const char* why) {
+  if (waiters_.empty()) return;
+  spdlog::debug("member {}: proposing {} unanswered writes again: {}", opt_.name, waiters_.size(),
+                why);
+  for (auto it = waiters_.rbegin(); it != waiters_.rend(); ++it) {
+    pending_.push_front(PendingProposal{it->first, it->second.data, std::move(it->second)});
+  }
+  waiters_.clear();
+  TryPropose();
 }
 
 void RaftNode::WaitLinearizable(std::function<void(Status)> done) {

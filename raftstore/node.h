@@ -116,7 +116,8 @@ class RaftNode {
   struct Waiter {
     std::function<void(Result<storepb::Response>)> done;
     int64_t deadline_ms;
-    std::string data;  // the proposal, kept to propose again after a leader change
+    std::string data;         // the proposal, kept to propose again after a leader change
+    int64_t proposed_ms = 0;  // when it was last handed to the core
   };
   struct PendingProposal {
     uint64_t id;
@@ -141,6 +142,9 @@ class RaftNode {
   void Apply(const raftpb::Entry& e);
   void MaybeSnapshot();
   void TryPropose();
+  // Moves every unanswered proposal back to the queue, to be proposed again (safe: the state
+  // machine applies a request id once).
+  void Repropose(const char* why);
   void TryIssueRead();
   void ServeReads();
   void ExpireRequests();

@@ -195,7 +195,7 @@ std::optional<std::string> TugdCluster::StatusJson(int i) {
   if (!Running(i)) return std::nullopt;
   api::HttpClient c({Api(i)});
   api::RequestOptions o;
-  o.timeout = std::chrono::milliseconds(500);
+  o.timeout = std::chrono::milliseconds(2000);
   auto r = c.Get("/cluster/status", o);
   if (!r.ok() || r->status != 200) return std::nullopt;
   return r->body;

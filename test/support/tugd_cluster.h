@@ -19,8 +19,8 @@ namespace tug::testing {
 
 struct ClusterOptions {
   int members = 3;
-  int heartbeat_ms = 50;
-  int election_ms = 500;
+  int heartbeat_ms = 100;
+  int election_ms = 1000;
   int request_timeout_ms = 3000;
   int snapshot_entries = 10000;
   std::vector<std::string> extra_args;
@@ -57,7 +57,7 @@ class TugdCluster {
   // Index of the member every running member agrees leads (same term), or -1.
   int Leader();
   // Waits until the running members agree on a leader; returns its index or -1.
-  int WaitLeader(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  int WaitLeader(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   ClusterOptions opt_;
