@@ -523,12 +523,19 @@ void RaftNode::ExpireRequests() {
   int64_t now = NowMs();
   std::string who =
       core_->leader() ? "leader " + NameOf(core_->leader()) : std::string("no leader");
-  while (!pending_.empty() && pending_.front().waiter.deadline_ms <= now) {
-    auto done = std::move(pending_.front().waiter.done);
-    pending_.pop_front();
-    done(Status::Unavailable("no leader accepted the write within " +
-                             std::to_string(opt_.request_timeout_ms) + " ms (" + who +
-                             "): the cluster may have lost its quorum; nothing was written"));
+  // Proposed-again requests go back to the front, so deadlines are not in queue order.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->waiter.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    auto done = std::move(it->waiter.done);
+    bool proposed_before = it->waiter.proposed_ms != 0;
+    it = pending_.erase(it);
+    done(Status::Unavailable(
+        "no leader accepted the write within " + std::to_string(opt_.request_timeout_ms) + " ms (" +
+        who + "): the cluster may have lost its quorum; " +
+        (proposed_before ? "it may or may not have been applied" : "nothing was written")));
   }
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (it->second.deadline_ms <= now) {
