@@ -49,7 +49,8 @@ class KvStore {
   // Applies a committed write. Deterministic: the same request on the same state gives the
   // same state and answer on every member. A request whose id (non-zero) was among the last
   // `dedupe_limit` applied is not applied again: its first answer is returned. That makes
-  // proposing a request again after a leader change safe (exactly-once application).
+  // proposing a request again after a leader change safe (exactly-once application), as long
+  // as the first copy was applied fewer than `dedupe_limit` requests before the second.
   storepb::Response Apply(const storepb::Request& r);
 
   // Reads. `revision` 0 means now; an older revision is served from the history.
