@@ -23,7 +23,6 @@ class Inflights {
  public:
   explicit Inflights(size_t capacity = 256) : capacity_(capacity) {}
   bool Full() const { return q_.size() >= capacity_; }
-  size_t Count() const { return q_.size(); }
   void Add(uint64_t last_index) { q_.push_back(last_index); }
   // Frees every message whose last index is <= index (the follower acknowledged it).
   void FreeLE(uint64_t index) {

@@ -701,7 +701,7 @@ void RaftCore::HandleSnapshot(const Message& m) {
 // ---------------------------------------------------------------------------------------
 // Leader replication
 
-bool RaftCore::AppendEntries(std::vector<Entry> ents) {
+void RaftCore::AppendEntries(std::vector<Entry> ents) {
   uint64_t li = log_.last_index();
   for (size_t i = 0; i < ents.size(); ++i) {
     ents[i].set_term(term_);
@@ -710,7 +710,6 @@ bool RaftCore::AppendEntries(std::vector<Entry> ents) {
   log_.Append(ents);
   // Our own progress moves only when the entries are durable (Advance), so a quorum is never
   // counted with entries that a crash could still lose.
-  return true;
 }
 
 void RaftCore::SendSnapshot(uint64_t to, Progress& pr) {

@@ -227,7 +227,7 @@ class RaftCore {
   Status ValidateMessage(const raftpb::Message& m) const;
 
   // Leader replication.
-  bool AppendEntries(std::vector<raftpb::Entry> ents);  // false if refused
+  void AppendEntries(std::vector<raftpb::Entry> ents);
   bool MaybeSendAppend(uint64_t to, bool send_if_empty);
   void SendSnapshot(uint64_t to, Progress& pr);
   void BroadcastAppend();

@@ -37,7 +37,6 @@ class RaftLog {
   uint64_t last_term() const;
   uint64_t committed() const { return committed_; }
   uint64_t applied() const { return applied_; }
-  uint64_t applying() const { return applying_; }
   uint64_t stable() const { return stable_; }
 
   // The term of entry i; nullopt when i is compacted away or beyond the end. term(snapshot

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <deque>
 
@@ -343,11 +342,6 @@ void PeerTransport::Stop() {
   for (auto& w : impl_->inbound) {
     if (auto s = w.lock()) s->close(ec);
   }
-}
-
-size_t PeerTransport::QueuedMessages(uint64_t peer) const {
-  auto it = impl_->peers.find(peer);
-  return it == impl_->peers.end() ? 0 : it->second->queue.size();
 }
 
 }  // namespace tug::store

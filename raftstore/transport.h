@@ -52,9 +52,6 @@ class PeerTransport {
   // Closes every connection and stops accepting.
   void Stop();
 
-  // Bytes and messages queued but not yet written, per peer (for metrics and tests).
-  size_t QueuedMessages(uint64_t peer) const;
-
   struct Impl;
 
  private:

@@ -53,6 +53,15 @@ Message VoteReq(uint64_t from, uint64_t to, uint64_t term, uint64_t last_index, 
   return m;
 }
 
+Message Heartbeat(uint64_t from, uint64_t to, uint64_t term) {
+  Message m;
+  m.set_type(raftpb::MSG_HEARTBEAT);
+  m.set_from(from);
+  m.set_to(to);
+  m.set_term(term);
+  return m;
+}
+
 const Message* Find(const raft::Ready& rd, raftpb::MessageType t) {
   for (const auto& m : rd.messages) {
     if (m.type() == t) return &m;
@@ -147,11 +156,7 @@ TEST_CASE("pre-vote changes no term and no vote", "[raft][core][prevote]") {
 
 TEST_CASE("a follower in a leader's lease ignores vote requests", "[raft][core][quorum]") {
   auto n = Core(1, Persisted(2, 0, {E(1, 1)}));
-  Message hb;
-  hb.set_type(raftpb::MSG_HEARTBEAT);
-  hb.set_from(2);
-  hb.set_to(1);
-  hb.set_term(2);
+  Message hb = Heartbeat(2, 1, 2);
   REQUIRE(n->Step(hb).ok());
   (void)n->GetReady();
   REQUIRE(n->Step(VoteReq(3, 1, 3, 5, 2)).ok());
@@ -354,11 +359,7 @@ TEST_CASE("membership: a second change waits for the first, then quorum follows"
 TEST_CASE("a follower told its leader is lost campaigns within one election timeout",
           "[raft][core][election]") {
   auto n = Core(1, Persisted(2, 0, {E(1, 1)}));
-  Message hb;
-  hb.set_type(raftpb::MSG_HEARTBEAT);
-  hb.set_from(2);
-  hb.set_to(1);
-  hb.set_term(2);
+  Message hb = Heartbeat(2, 1, 2);
   REQUIRE(n->Step(hb).ok());
   CHECK(n->leader() == 2);
   n->ReportLeaderLost();
