@@ -1,6 +1,7 @@
 #include "api/workload.h"
 
-#include <regex>
+#include "api/validation.h"
+
 #include <set>
 
 namespace tug::api {
@@ -9,20 +10,16 @@ using nlohmann::json;
 
 namespace {
 
-const std::regex kLabelValue("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$");
-
-std::string Dump(const json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
 void Required(const std::string& path, std::vector<std::string>* errors) {
-  errors->push_back(path + ": Required value");
+  RequiredError(path, errors);
 }
 
 void Invalid(const std::string& path, const json& value, const std::string& why,
              std::vector<std::string>* errors) {
-  errors->push_back(path + ": Invalid value: " + Dump(value) + ": " + why);
+  InvalidError(path, value, why, errors);
 }
+
+std::string Str(const json& obj, const char* field) { return StringField(obj, field); }
 
 std::vector<std::string> StringList(const json& spec, const char* field, const std::string& path,
                                     std::vector<std::string>* errors) {
@@ -44,83 +41,6 @@ std::vector<std::string> StringList(const json& spec, const char* field, const s
   return out;
 }
 
-Quantity ReadQuantity(const json& v, const std::string& path, std::vector<std::string>* errors) {
-  std::string text = v.is_string() ? v.get<std::string>() : v.is_number() ? v.dump() : "";
-  if (text.empty()) {
-    Invalid(path, v, "must be a quantity such as 500m, 2, 128Mi or 1G", errors);
-    return {};
-  }
-  auto q = Quantity::Parse(text);
-  if (!q.ok()) {
-    Invalid(path, v, q.status().message(), errors);
-    return {};
-  }
-  if (q->milli() < 0) Invalid(path, v, "must be greater than or equal to 0", errors);
-  return q.value();
-}
-
-void CheckLabels(const json& labels, const std::string& path, std::vector<std::string>* errors) {
-  if (labels.is_null()) return;
-  if (!labels.is_object()) {
-    Invalid(path, labels, "must be a map of strings", errors);
-    return;
-  }
-  for (const auto& [k, v] : labels.items()) {
-    if (!v.is_string()) {
-      Invalid(path + "." + k, v, "label values must be strings (quote numbers and booleans)",
-              errors);
-    } else if (v.get<std::string>().size() > 63 ||
-               !std::regex_match(v.get<std::string>(), kLabelValue)) {
-      Invalid(path + "." + k, v,
-              "a label value must be at most 63 characters of letters, digits, '-', '_' or '.', "
-              "starting and ending with a letter or digit",
-              errors);
-    }
-    if (k.empty() || k.size() > 253)
-      Invalid(path, k, "label keys must be 1 to 253 characters", errors);
-  }
-}
-
-Status Verdict(const std::string& kind, const std::string& name,
-               const std::vector<std::string>& errors) {
-  if (errors.empty()) return Status::Ok();
-  std::string msg = kind + " \"" + name + "\" is invalid: ";
-  if (errors.size() == 1) return Status::Invalid(msg + errors[0]);
-  msg += "[";
-  for (size_t i = 0; i < errors.size(); ++i)
-    msg += (i ? ", " : "") + errors[i];
-  return Status::Invalid(msg + "]");
-}
-
-// metadata: name (a DNS-1123 label), namespace (default "default"), labels.
-void PrepareMetadata(json& obj, std::vector<std::string>* errors) {
-  if (!obj.contains("metadata") || obj["metadata"].is_null()) obj["metadata"] = json::object();
-  json& md = obj["metadata"];
-  if (!md.is_object()) {
-    Invalid("metadata", md, "must be an object", errors);
-    return;
-  }
-  if (!md.contains("name") || !md["name"].is_string() || md["name"].get<std::string>().empty()) {
-    Required("metadata.name", errors);
-  } else if (!IsDns1123Label(md["name"].get<std::string>())) {
-    Invalid("metadata.name", md["name"],
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-            "start "
-            "and end with an alphanumeric character, and be at most 63 characters (e.g. 'my-name')",
-            errors);
-  }
-  if (!md.contains("namespace") || md["namespace"].is_null() || md["namespace"] == "")
-    md["namespace"] = "default";
-  if (!md["namespace"].is_string() || !IsDns1123Label(md["namespace"].get<std::string>())) {
-    Invalid("metadata.namespace", md["namespace"], "must be a lowercase RFC 1123 label", errors);
-  }
-  if (md.contains("labels")) CheckLabels(md["labels"], "metadata.labels", errors);
-  if (md.contains("annotations") && !md["annotations"].is_null() &&
-      !md["annotations"].is_object()) {
-    Invalid("metadata.annotations", md["annotations"], "must be a map of strings", errors);
-  }
-}
-
 // Defaults inside a pod spec, as Kubernetes sets them.
 void DefaultPodSpec(json& spec) {
   if (!spec.is_object()) return;
@@ -137,18 +57,7 @@ void DefaultPodSpec(json& spec) {
   }
 }
 
-std::string Str(const json& obj, const char* field) {
-  return obj.is_object() && obj.contains(field) && obj[field].is_string()
-             ? obj[field].get<std::string>()
-             : "";
-}
-
 }  // namespace
-
-bool IsDns1123Label(const std::string& s) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
-  return !s.empty() && s.size() <= 63 && std::regex_match(s, re);
-}
 
 bool LabelsMatch(const json& match_labels, const json& labels) {
   if (!match_labels.is_object()) return true;
@@ -223,7 +132,7 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
           Required(ep + ".name", errors);
           continue;
         }
-        k.env.push_back({Str(ev, "name"), ev.contains("value") ? Dump(ev["value"]) : ""});
+        k.env.push_back({Str(ev, "name"), ev.contains("value") ? ShowValue(ev["value"]) : ""});
       }
     }
     if (c.contains("ports") && c["ports"].is_array()) {
@@ -283,6 +192,9 @@ Result<json> PrepareDeployment(json obj) {
                  {"kind", "Deployment"},
                  {"metadata", obj.value("metadata", json::object())}};
     if (!name.empty()) full["metadata"]["name"] = name;
+    // As `kubectl create deployment` does: the Deployment carries its app label too.
+    if (!full["metadata"].contains("labels") && !name.empty())
+      full["metadata"]["labels"] = {{"app", name}};
     json container = {{"name", name.empty() ? "main" : name}, {"image", s["image"]}};
     json tmpl = {{"metadata", {{"labels", {{"app", name}}}}},
                  {"spec", {{"containers", json::array({container})}}}};
@@ -290,12 +202,8 @@ Result<json> PrepareDeployment(json obj) {
                     {"template", tmpl}};
     obj = std::move(full);
   }
-  if (!obj.contains("apiVersion")) obj["apiVersion"] = "apps/v1";
-  if (!obj.contains("kind")) obj["kind"] = "Deployment";
-  if (obj["apiVersion"] != "apps/v1")
-    Invalid("apiVersion", obj["apiVersion"], "must be apps/v1", &errors);
-  if (obj["kind"] != "Deployment") Invalid("kind", obj["kind"], "must be Deployment", &errors);
-  PrepareMetadata(obj, &errors);
+  CheckTypeMeta(obj, "apps/v1", "Deployment", &errors);
+  PrepareMetadata(obj, /*namespaced=*/true, /*subdomain_names=*/false, &errors);
   std::string name = Str(obj["metadata"], "name");
 
   if (!obj.contains("spec") || !obj["spec"].is_object()) {
@@ -339,11 +247,8 @@ Result<json> PrepareDeployment(json obj) {
 Result<json> PreparePod(json obj) {
   if (!obj.is_object()) return Status::Invalid("a Pod must be an object");
   std::vector<std::string> errors;
-  if (!obj.contains("apiVersion")) obj["apiVersion"] = "v1";
-  if (!obj.contains("kind")) obj["kind"] = "Pod";
-  if (obj["apiVersion"] != "v1") Invalid("apiVersion", obj["apiVersion"], "must be v1", &errors);
-  if (obj["kind"] != "Pod") Invalid("kind", obj["kind"], "must be Pod", &errors);
-  PrepareMetadata(obj, &errors);
+  CheckTypeMeta(obj, "v1", "Pod", &errors);
+  PrepareMetadata(obj, /*namespaced=*/true, /*subdomain_names=*/false, &errors);
   if (obj.contains("spec")) DefaultPodSpec(obj["spec"]);
   (void)ReadPodSpec(obj.value("spec", json()), "spec", &errors);
   if (Status s = Verdict("Pod", Str(obj["metadata"], "name"), errors); !s) return s;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/quantity.h"
+#include "api/validation.h"
 #include "raftstore/status.h"
 
 namespace tug::api {
@@ -53,10 +54,6 @@ struct PodSpec {
 // appended to `errors` as "<path>.<field>: <what>"; the result holds what could be read.
 PodSpec ReadPodSpec(const nlohmann::json& spec, const std::string& path,
                     std::vector<std::string>* errors);
-
-// Whether `s` is a DNS-1123 label: at most 63 characters of [a-z0-9-], starting and ending
-// alphanumeric.
-bool IsDns1123Label(const std::string& s);
 
 // Takes a Deployment as a user wrote it (full apps/v1 form or the short form
 // `spec: {name, replicas, image}`), applies Kubernetes' defaults (namespace "default",

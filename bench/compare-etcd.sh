@@ -65,5 +65,8 @@ for i in 1 2 3; do
 done
 wait_http "http://127.0.0.1:17101/v3/kv/range"
 for _ in $(seq 1 100); do curl -s 127.0.0.1:17101/readyz | grep -q '"ready":true' && break; sleep 0.1; done
+# The cluster token is saved in each data dir once the first leader has made it.
+for _ in $(seq 1 100); do [ -s "$tmp/cp1/token" ] && break; sleep 0.1; done
 "$load" --label tug --endpoints 127.0.0.1:17101 --clients 1,16,64 --seconds "$secs" \
+  --token-file "$tmp/cp1/token" \
   --pids "$(IFS=,; echo "${tpids[*]}")"

@@ -1,9 +1,11 @@
 // Load generator for the store's etcd-shaped HTTP API (works against Tug and against etcd's
 // JSON gateway alike): C concurrent clients, each on its own keep-alive connection, put
 // 16-byte keys with 256-byte values to /v3/kv/put for a fixed time and print ops/s, p50 and
-// p99 latency, and (given the servers' pids) the servers' CPU time per write.
+// p99 latency, and (given the servers' pids) the servers' CPU time per write. With
+// --workload create-pods they create Pods through the resource API instead.
 //
 //   kv_load --endpoints 127.0.0.1:7101,127.0.0.1:7102 --clients 16 --seconds 10 [--pids 1,2,3]
+//           [--token-file DATA_DIR/token] [--workload put|create-pods]
 //
 // Clients are spread over the endpoints. Prints figures; asserts nothing.
 #include <unistd.h>
@@ -61,7 +63,14 @@ struct Stats {
   uint64_t errors = 0;
 };
 
-asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end, Stats* st) {
+struct Workload {
+  bool pods = false;  // create Pods through the resource API instead of raw puts
+  std::string token;  // bearer token
+  int round = 0;      // keeps pod names of successive rounds apart
+};
+
+asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end, Stats* st,
+                             Workload w) {
   auto ex = co_await asio::this_coro::executor;
   auto colon = endpoint.rfind(':');
   tcp::resolver resolver(ex);
@@ -82,11 +91,24 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
     char key[32];
     std::snprintf(key, sizeof(key), "k%03d%012llu", id % 1000,
                   static_cast<unsigned long long>(n++));
-    http::request<http::string_body> req{http::verb::post, "/v3/kv/put", 11};
+    http::request<http::string_body> req{
+        http::verb::post, w.pods ? "/api/v1/namespaces/default/pods" : "/v3/kv/put", 11};
     req.set(http::field::host, endpoint);
     req.set(http::field::content_type, "application/json");
-    req.body() = "{\"key\":\"" + tug::api::Base64Encode(std::string(key, 16)) + "\",\"value\":\"" +
-                 tug::api::Base64Encode(value) + "\"}";
+    if (!w.token.empty()) req.set(http::field::authorization, "Bearer " + w.token);
+    if (w.pods) {
+      // A pod the size of a small real one: labels, a container with a command and a port.
+      req.body() = "{\"metadata\":{\"name\":\"p" + std::to_string(w.round) + "-" +
+                   std::string(key + 1, 15) +
+                   "\",\"labels\":{\"app\":\"load\",\"client\":\"c" + std::to_string(id) +
+                   "\"}},\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"web:1\","
+                   "\"command\":[\"/bin/web\",\"--port\",\"8080\"],\"ports\":[{\"name\":"
+                   "\"http\",\"containerPort\":8080}],\"resources\":{\"requests\":{\"cpu\":"
+                   "\"100m\",\"memory\":\"64Mi\"}}}]}}";
+    } else {
+      req.body() = "{\"key\":\"" + tug::api::Base64Encode(std::string(key, 16)) +
+                   "\",\"value\":\"" + tug::api::Base64Encode(value) + "\"}";
+    }
     req.prepare_payload();
     auto t0 = Clock::now();
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
@@ -97,7 +119,7 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
       ++st->errors;
       co_return;
     }
-    if (res.result() != http::status::ok) {
+    if (res.result() != http::status::ok && res.result() != http::status::created) {
       ++st->errors;
       continue;
     }
@@ -109,7 +131,8 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoints = "127.0.0.1:7101", pids_arg, label = "tug";
+  std::string endpoints = "127.0.0.1:7101", pids_arg, label = "tug", token_file;
+  Workload workload;
   std::vector<int> client_counts = {1, 16, 64};
   double seconds = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -126,20 +149,36 @@ int main(int argc, char** argv) {
       pids_arg = v;
     } else if (a == "--label") {
       label = v;
+    } else if (a == "--token-file") {
+      token_file = v;
+    } else if (a == "--workload") {
+      if (v != "put" && v != "create-pods") {
+        std::fprintf(stderr, "kv_load: --workload is put or create-pods\n");
+        return 2;
+      }
+      workload.pods = v == "create-pods";
     } else {
       std::fprintf(stderr,
                    "usage: kv_load [--endpoints a,b] [--clients 1,16,64] [--seconds S] [--pids "
-                   "p,q] [--label L]\n");
+                   "p,q] [--label L] [--token-file F] [--workload put|create-pods]\n");
       return 2;
     }
   }
   auto eps = Split(endpoints, ',');
+  if (!token_file.empty()) {
+    std::ifstream f(token_file);
+    if (!(f >> workload.token)) {
+      std::fprintf(stderr, "kv_load: cannot read a token from %s\n", token_file.c_str());
+      return 2;
+    }
+  }
   std::vector<int> pids;
   for (const auto& p : Split(pids_arg, ','))
     pids.push_back(std::stoi(p));
   std::printf("%-6s %8s %10s %9s %9s %8s %14s\n", "system", "clients", "ops/s", "p50 ms", "p99 ms",
               "errors", "cpu ms/write");
   for (int clients : client_counts) {
+    ++workload.round;
     asio::io_context io(1);
     std::vector<Stats> stats(static_cast<size_t>(clients));
     double cpu0 = 0;
@@ -151,7 +190,8 @@ int main(int argc, char** argv) {
     for (int c = 0; c < clients; ++c) {
       asio::co_spawn(
           io,
-          Client(eps[static_cast<size_t>(c) % eps.size()], c, end, &stats[static_cast<size_t>(c)]),
+          Client(eps[static_cast<size_t>(c) % eps.size()], c, end, &stats[static_cast<size_t>(c)],
+                 workload),
           asio::detached);
     }
     io.run();

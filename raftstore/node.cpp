@@ -303,7 +303,14 @@ void RaftNode::ProcessReady() {
       s = snaps_->Save(*rd->snapshot);
       if (s) s = wal_->SaveSnapshotMarker(rd->snapshot->metadata());
     }
-    if (s) s = wal_->Sync();
+    if (s) {
+      auto t0 = std::chrono::steady_clock::now();
+      s = wal_->Sync();
+      if (fsync_observer_) {
+        fsync_observer_(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
     asio::post(io_, [this, rd, s] {
       if (!s) {
         // A member that cannot persist must not answer anyone: its promises would be lies.
@@ -326,6 +333,7 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
                  NameOf(rd->soft_state->leader));
     if (rd->soft_state->leader != known_leader_) {
       known_leader_ = rd->soft_state->leader;
+      ++leader_changes_;
       // Proposals handed to the old leader (or appended by us as leader) may be lost with
       // it. Propose them again: the state machine applies a request id only once, so one
       // that did survive is not applied twice.
@@ -414,6 +422,11 @@ void RaftNode::Propose(storepb::Request r, std::function<void(Result<storepb::Re
     done(Status::Unavailable("member " + opt_.name + " is shutting down; retry on another member"));
     return;
   }
+  ++proposals_;
+  done = [this, d = std::move(done)](Result<storepb::Response> res) {
+    if (!res.ok()) ++proposals_failed_;
+    d(std::move(res));
+  };
   uint64_t id = ++next_request_id_;
   r.set_id(id);
   std::string data = r.SerializeAsString();
@@ -653,6 +666,9 @@ NodeStatus RaftNode::status() const {
   s.applied = cs.applied;
   s.snapshot_index = last_snapshot_index_;
   s.revision = kv_.revision();
+  s.leader_changes = leader_changes_;
+  s.proposals = proposals_;
+  s.proposals_failed = proposals_failed_;
   for (const auto& [id, m] : members_)
     s.members.push_back(m);
   return s;

@@ -79,6 +79,10 @@ struct NodeStatus {
   uint64_t snapshot_index = 0;
   int64_t revision = 0;
   std::vector<Member> members;
+  // Counters since this process started, for /metrics.
+  uint64_t leader_changes = 0;    // times this member saw the leader change
+  uint64_t proposals = 0;         // writes submitted to this member
+  uint64_t proposals_failed = 0;  // of those, answered with an error (no quorum, timeout)
 };
 
 class RaftNode {
@@ -103,6 +107,8 @@ class RaftNode {
   void Shutdown(std::function<void()> done);
 
   NodeStatus status() const;
+  // Called on the disk thread with each fsync's duration in seconds (set before Start).
+  void set_fsync_observer(std::function<void(double)> f) { fsync_observer_ = std::move(f); }
   const KvStore& kv() const { return kv_; }
   KvStore& kv() { return kv_; }
   storepb::ResponseHeader Header() const;
@@ -183,6 +189,11 @@ class RaftNode {
   std::map<uint64_t, Waiter> waiters_;   // proposed, waiting to be applied
   std::vector<ReadWaiter> reads_waiting_;
   std::deque<ReadBatch> read_batches_;
+
+  uint64_t leader_changes_ = 0;
+  uint64_t proposals_ = 0;
+  uint64_t proposals_failed_ = 0;
+  std::function<void(double)> fsync_observer_;
 
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;

@@ -42,9 +42,9 @@ PutResult Put(HttpClient& c, const std::string& key, const std::string& value,
 }
 
 // Reads a key through one member; nullopt if absent. Fails the test on a non-200 answer.
-std::optional<std::string> Get(const std::string& server, const std::string& key,
+std::optional<std::string> Get(const TugdCluster& cluster, int member, const std::string& key,
                                bool serializable = false) {
-  HttpClient c({server});
+  HttpClient c({cluster.Api(member)}, cluster.Token());
   json req = {{"key", B64(key)}};
   if (serializable) req["serializable"] = true;
   RequestOptions o;
@@ -59,9 +59,9 @@ std::optional<std::string> Get(const std::string& server, const std::string& key
 }
 
 // Every key in [prefix] on `server` (linearizable unless serializable), as key -> value.
-std::map<std::string, std::string> All(const std::string& server, const std::string& prefix,
+std::map<std::string, std::string> All(const TugdCluster& cluster, int member, const std::string& prefix,
                                        bool serializable = false) {
-  HttpClient c({server});
+  HttpClient c({cluster.Api(member)}, cluster.Token());
   std::string end = prefix;
   end.back() = static_cast<char>(end.back() + 1);
   json req = {{"key", B64(prefix)}, {"range_end", B64(end)}};
@@ -82,8 +82,8 @@ std::map<std::string, std::string> All(const std::string& server, const std::str
 // Writes keys prefix0..prefixN-1 in a loop through a failover client until `stop`, retrying
 // a key until it is acknowledged; records the acknowledged ones.
 struct Writer {
-  Writer(std::vector<std::string> servers, std::string key_prefix)
-      : client(std::move(servers)), prefix(std::move(key_prefix)) {}
+  Writer(std::vector<std::string> servers, const std::string& token, std::string key_prefix)
+      : client(std::move(servers), token), prefix(std::move(key_prefix)) {}
   void Run(std::atomic<bool>& stop, int max_keys) {
     for (int i = 0; i < max_keys && !stop; ++i) {
       std::string key = prefix + std::to_string(i);
@@ -116,17 +116,17 @@ TEST_CASE("writes through any member are readable through every member", "[store
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
   for (int i = 0; i < 3; ++i) {
-    HttpClient client({c.Api(i)});
+    HttpClient client({c.Api(i)}, c.Token());
     auto r = Put(client, "k" + std::to_string(i), "from-" + c.Name(i));
     INFO(r.error);
     REQUIRE(r.acked);
   }
   for (int i = 0; i < 3; ++i) {
     for (int k = 0; k < 3; ++k)
-      CHECK(Get(c.Api(i), "k" + std::to_string(k)) == "from-" + c.Name(k));
+      CHECK(Get(c, i, "k" + std::to_string(k)) == "from-" + c.Name(k));
   }
   // Revisions, versions and transactions behave as in etcd.
-  HttpClient client({c.Api(1)});
+  HttpClient client({c.Api(1)}, c.Token());
   REQUIRE(Put(client, "k0", "again").acked);
   auto r = client.Post("/v3/kv/range", json{{"key", B64("k0")}}.dump());
   auto kv = json::parse(r->body)["kvs"][0];
@@ -141,7 +141,7 @@ TEST_CASE("writes through any member are readable through every member", "[store
   CHECK(json::parse(t1->body)["succeeded"] == true);
   auto t2 = client.Post("/v3/kv/txn", txn.dump());  // same compare, now stale
   CHECK(json::parse(t2->body).value("succeeded", false) == false);
-  CHECK(Get(c.Api(2), "k0") == "cas-won");
+  CHECK(Get(c, 2, "k0") == "cas-won");
 }
 
 TEST_CASE("SIGKILL the leader while clients write: no acknowledged write is lost",
@@ -151,7 +151,7 @@ TEST_CASE("SIGKILL the leader while clients write: no acknowledged write is lost
   int leader = c.WaitLeader();
   REQUIRE(leader >= 0);
   std::atomic<bool> stop{false};
-  Writer w1(c.Apis(), "a/"), w2(c.Apis(), "b/");
+  Writer w1(c.Apis(), c.Token(), "a/"), w2(c.Apis(), c.Token(), "b/");
   std::thread t1([&] { w1.Run(stop, 100000); });
   std::thread t2([&] { w2.Run(stop, 100000); });
   REQUIRE(WaitFor([&] { return w1.acked.size() + w2.acked.size() >= 50; }, 10s));
@@ -170,8 +170,8 @@ TEST_CASE("SIGKILL the leader while clients write: no acknowledged write is lost
   c.Start(leader);
   REQUIRE(c.WaitLeader() >= 0);
   for (int i = 0; i < 3; ++i) {
-    auto a = All(c.Api(i), "a/");
-    auto b = All(c.Api(i), "b/");
+    auto a = All(c, i, "a/");
+    auto b = All(c, i, "b/");
     for (const auto& k : w1.acked)
       CHECK(a.count(k) == 1);
     for (const auto& k : w2.acked)
@@ -184,7 +184,7 @@ TEST_CASE("SIGKILL every member and restart: acknowledged writes survive",
   TugdCluster c;
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
-  HttpClient client(c.Apis());
+  HttpClient client(c.Apis(), c.Token());
   std::set<std::string> acked;
   for (int i = 0; i < 200; ++i) {
     std::string k = "d/" + std::to_string(i);
@@ -196,9 +196,9 @@ TEST_CASE("SIGKILL every member and restart: acknowledged writes survive",
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
   for (int i = 0; i < 3; ++i)
-    CHECK(All(c.Api(i), "d/").size() == 200);
+    CHECK(All(c, i, "d/").size() == 200);
   // The revision continued where it was, not from zero.
-  HttpClient after(c.Apis());
+  HttpClient after(c.Apis(), c.Token());
   auto r = after.Post("/v3/kv/put", json{{"key", B64("d/new")}, {"value", B64("x")}}.dump());
   REQUIRE(r->status == 200);
   CHECK(std::stoll(json::parse(r->body)["header"]["revision"].get<std::string>()) > 200);
@@ -208,7 +208,7 @@ TEST_CASE("a torn WAL tail recovers, damage mid-log refuses to start", "[store][
   TugdCluster c;
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
-  HttpClient client(c.Apis());
+  HttpClient client(c.Apis(), c.Token());
   for (int i = 0; i < 100; ++i)
     REQUIRE(Put(client, "w/" + std::to_string(i), std::string(100, 'x')).acked);
   int victim = c.Leader() == 2 ? 1 : 2;
@@ -230,7 +230,7 @@ TEST_CASE("a torn WAL tail recovers, damage mid-log refuses to start", "[store][
     REQUIRE(c.WaitLeader() >= 0);
     CHECK_THAT(c.ReadLog(victim), Catch::Contains("torn") || Catch::Contains("truncat"));
     // It catches up with what it lost and serves everything.
-    REQUIRE(WaitFor([&] { return All(c.Api(victim), "w/", true).size() == 100; }, 10s));
+    REQUIRE(WaitFor([&] { return All(c, victim, "w/", true).size() == 100; }, 10s));
   }
   SECTION("damage before the tail: refuses to start, naming file and offset") {
     // Flip a byte early in the first segment, followed by many valid records.
@@ -263,16 +263,16 @@ TEST_CASE("a follower behind the compacted log catches up by snapshot",
   REQUIRE(leader >= 0);
   int lagger = leader == 0 ? 1 : 0;
   c.Kill(lagger);
-  HttpClient client(c.Apis());
+  HttpClient client(c.Apis(), c.Token());
   // 8 KiB values: the snapshot (~2.4 MiB) travels in several chunks.
   std::string big(8192, 'x');
   for (int i = 0; i < 300; ++i)
     REQUIRE(Put(client, "s/" + std::to_string(i), big).acked);
   c.Start(lagger);
   REQUIRE(
-      WaitFor([&] { return All(c.Api(lagger), "s/", /*serializable=*/true).size() == 300; }, 15s));
+      WaitFor([&] { return All(c, lagger, "s/", /*serializable=*/true).size() == 300; }, 15s));
   CHECK_THAT(c.ReadLog(lagger), Catch::Contains("installed snapshot"));
-  CHECK(All(c.Api(lagger), "s/", true)["s/299"] == big);
+  CHECK(All(c, lagger, "s/", true)["s/299"] == big);
 }
 
 TEST_CASE("without a quorum writes fail with 503 within the bound, then succeed again",
@@ -284,7 +284,7 @@ TEST_CASE("without a quorum writes fail with 503 within the bound, then succeed 
   REQUIRE(c.WaitLeader() >= 0);
   c.Kill(1);
   c.Kill(2);
-  HttpClient client({c.Api(0)});
+  HttpClient client({c.Api(0)}, c.Token());
   auto t0 = std::chrono::steady_clock::now();
   PutResult r = Put(client, "q", "v", 10000ms);
   auto took = std::chrono::steady_clock::now() - t0;
@@ -295,7 +295,7 @@ TEST_CASE("without a quorum writes fail with 503 within the bound, then succeed 
   auto rr = client.Post("/v3/kv/range", json{{"key", B64("q")}}.dump());
   REQUIRE(rr.ok());
   CHECK(rr->status == 503);
-  CHECK(Get(c.Api(0), "q", /*serializable=*/true) == std::nullopt);
+  CHECK(Get(c, 0, "q", /*serializable=*/true) == std::nullopt);
   c.Start(1);
   REQUIRE(c.WaitLeader() >= 0);
   CHECK(Put(client, "q", "v").acked);
@@ -328,7 +328,7 @@ TEST_CASE("SIGTERM hands leadership over: a rolling restart fails no write",
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
   std::atomic<bool> stop{false};
-  Writer w(c.Apis(), "r/");
+  Writer w(c.Apis(), c.Token(), "r/");
   std::thread t([&] { w.Run(stop, 100000); });
   REQUIRE(WaitFor([&] { return w.acked.size() >= 20; }, 10s));
   for (int round = 0; round < 3; ++round) {
@@ -351,7 +351,7 @@ TEST_CASE("SIGTERM hands leadership over: a rolling restart fails no write",
   INFO("slowest write " << w.max_latency.count() << " ms");
   CHECK(w.failures == 0);
   for (int i = 0; i < 3; ++i) {
-    auto all = All(c.Api(i), "r/");
+    auto all = All(c, i, "r/");
     for (const auto& k : w.acked)
       CHECK(all.count(k) == 1);
   }
@@ -364,7 +364,7 @@ TEST_CASE("bad requests get clear errors and change nothing", "[store][cluster][
   TugdCluster c(o);
   c.Start(0);
   REQUIRE(c.WaitLeader() >= 0);
-  HttpClient client({c.Api(0)});
+  HttpClient client({c.Api(0)}, c.Token());
   auto rev = [&] {
     auto r = client.Post("/v3/kv/range", json{{"key", B64("x")}}.dump());
     return json::parse(r->body)["header"].value("revision", "0");  // proto3 JSON omits 0
@@ -382,7 +382,7 @@ TEST_CASE("bad requests get clear errors and change nothing", "[store][cluster][
   REQUIRE(huge.ok());
   CHECK(huge->status == 413);
   CHECK_THAT(huge->body, Catch::Contains("larger than the limit"));
-  HttpClient fresh({c.Api(0)});
+  HttpClient fresh({c.Api(0)}, c.Token());
   auto unknown = fresh.Get("/v3/nope");
   REQUIRE(unknown.ok());
   CHECK(unknown->status == 404);
@@ -395,7 +395,7 @@ namespace {
 
 // Watches [prefix, prefix+1) on `server` from `start`, collecting events (key, type) until
 // `want` of them arrived or 10 s passed. Returns every JSON line the stream carried.
-std::vector<json> Watch(const std::string& server, const std::string& prefix, int64_t start,
+std::vector<json> Watch(const TugdCluster& cluster, int member, const std::string& prefix, int64_t start,
                         size_t want, std::atomic<bool>* created = nullptr) {
   std::string end = prefix;
   end.back() = static_cast<char>(end.back() + 1);
@@ -405,7 +405,7 @@ std::vector<json> Watch(const std::string& server, const std::string& prefix, in
   std::vector<json> lines;
   std::string buf;
   size_t events = 0;
-  HttpClient c({server});
+  HttpClient c({cluster.Api(member)}, cluster.Token());
   auto st = c.Stream(
       "POST", "/v3/watch", req.dump(),
       [&](const std::string& data) {
@@ -434,7 +434,7 @@ TEST_CASE("watch streams history then live changes, in order, from a follower",
   c.StartAll();
   int leader = c.WaitLeader();
   REQUIRE(leader >= 0);
-  HttpClient client(c.Apis());
+  HttpClient client(c.Apis(), c.Token());
   REQUIRE(Put(client, "w/1", "a").acked);
   auto r = client.Post("/v3/kv/range", json{{"key", B64("w/1")}}.dump());
   int64_t first_rev = std::stoll(json::parse(r->body)["kvs"][0]["mod_revision"].get<std::string>());
@@ -442,11 +442,11 @@ TEST_CASE("watch streams history then live changes, in order, from a follower",
   int follower = leader == 0 ? 1 : 0;
   std::atomic<bool> created{false};
   std::vector<json> lines;
-  std::thread watcher([&] { lines = Watch(c.Api(follower), "w/", first_rev, 4, &created); });
+  std::thread watcher([&] { lines = Watch(c, follower, "w/", first_rev, 4, &created); });
   REQUIRE(WaitFor([&] { return created.load(); }, 10s));
   REQUIRE(Put(client, "other", "x").acked);  // outside the range: not seen
   REQUIRE(Put(client, "w/3", "c").acked);
-  HttpClient del(c.Apis());
+  HttpClient del(c.Apis(), c.Token());
   REQUIRE(del.Post("/v3/kv/deleterange", json{{"key", B64("w/1")}}.dump())->status == 200);
   watcher.join();
   std::vector<std::string> seen;
@@ -471,10 +471,10 @@ TEST_CASE("a watch from a compacted revision is refused and says so", "[store][c
   TugdCluster c(o);
   c.Start(0);
   REQUIRE(c.WaitLeader() >= 0);
-  HttpClient client({c.Api(0)});
+  HttpClient client({c.Api(0)}, c.Token());
   for (int i = 0; i < 20; ++i)
     REQUIRE(Put(client, "h/" + std::to_string(i), "v").acked);
-  auto lines = Watch(c.Api(0), "h/", 1, 1);
+  auto lines = Watch(c, 0, "h/", 1, 1);
   REQUIRE(lines.size() >= 2);
   const json& r = lines.back()["result"];
   CHECK(r.value("canceled", false));

@@ -7,10 +7,9 @@
 #include <boost/asio.hpp>
 #include <cstdio>
 
+#include "controlplane/api_server.h"
 #include "controlplane/http_server.h"
-#include "controlplane/store_api.h"
 #include "raftstore/node.h"
-#include "raftstore/watch_hub.h"
 
 namespace {
 
@@ -77,18 +76,26 @@ int main(int argc, char** argv) {
   auto node = tug::store::RaftNode::Open(io, o);
   if (!node.ok()) return Fail(node.status().message());
   tug::store::RaftNode& n = *node.value();
-  tug::store::WatchHub watches(n.kv());
+  auto api = tug::cp::ApiServer::Create(io, n, o.data_dir, token_file);
+  if (!api.ok()) return Fail(api.status().message());
+  tug::cp::ApiServer& server = *api.value();
 
   tug::cp::HttpServer http(
       io,
-      [&n, &watches](tug::cp::HttpRequest req, tug::cp::Respond respond) {
-        if (tug::cp::HandleStoreRequest(n, watches, req, respond)) return;
-        respond(tug::cp::StatusResponse(404, "NotFound", "no such path: " + req.path));
+      [&server](tug::cp::HttpRequest req, tug::cp::Respond respond) {
+        server.Handle(std::move(req), std::move(respond));
       },
       max_request_bytes);
   if (auto s = http.Listen(o.api_addr); !s) return Fail(s.message());
   if (auto s = n.Start(); !s) return Fail(s.message());
+  server.Start();
   spdlog::info("serving the API on {} and peers on {}", o.api_addr, o.peer_addr);
+  if (server.auth().fixed()) {
+    spdlog::info("clients authenticate with the token in {}", server.auth().path());
+  } else {
+    spdlog::info("clients authenticate with the cluster token, saved in {} once known",
+                 server.auth().path());
+  }
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -96,6 +103,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: planned stop", sig);
     http.StopAccepting();
     n.Shutdown([&] {
+      server.Stop();
       http.Stop();
       io.stop();
     });

@@ -73,6 +73,19 @@ TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
     peer_ports_.push_back(FreePort());
     pids_.push_back(-1);
   }
+  if (opt_.token_file) {
+    std::ofstream(root_ + "/token") << "test-" << std::to_string(::getpid()) << "-"
+                                    << std::to_string(api_ports_[0]) << "\n";
+  }
+}
+
+std::string TugdCluster::Token() const {
+  for (int i = 0; i < (opt_.token_file ? 1 : opt_.members); ++i) {
+    std::ifstream f(opt_.token_file ? root_ + "/token" : DataDir(i) + "/token");
+    std::string t;
+    if (f >> t) return t;
+  }
+  return "";
 }
 
 TugdCluster::~TugdCluster() {
@@ -134,6 +147,10 @@ pid_t TugdCluster::Start(int i) {
       std::to_string(opt_.request_timeout_ms),
       "--snapshot-entries",
       std::to_string(opt_.snapshot_entries)};
+  if (opt_.token_file) {
+    args.push_back("--token-file");
+    args.push_back(root_ + "/token");
+  }
   args.insert(args.end(), opt_.extra_args.begin(), opt_.extra_args.end());
   std::string log = LogPath(i);
   pid_t pid = ::fork();
@@ -193,7 +210,7 @@ std::optional<int> TugdCluster::WaitExit(int i, std::chrono::milliseconds timeou
 
 std::optional<std::string> TugdCluster::StatusJson(int i) {
   if (!Running(i)) return std::nullopt;
-  api::HttpClient c({Api(i)});
+  api::HttpClient c({Api(i)}, Token());
   api::RequestOptions o;
   o.timeout = std::chrono::milliseconds(2000);
   auto r = c.Get("/cluster/status", o);

@@ -24,6 +24,9 @@ struct ClusterOptions {
   int request_timeout_ms = 3000;
   int snapshot_entries = 10000;
   std::vector<std::string> extra_args;
+  // Give every member the same --token-file (the cluster's token from the start). Without
+  // it the members agree on a generated one, saved in each data dir once a leader made it.
+  bool token_file = true;
 };
 
 class TugdCluster {
@@ -51,6 +54,9 @@ class TugdCluster {
   std::string LogPath(int i) const;
   std::string ReadLog(int i) const;
   std::string Name(int i) const { return "cp" + std::to_string(i + 1); }
+  // The bearer token clients send: the --token-file's, or the one saved in a member's data
+  // dir ("" until it exists).
+  std::string Token() const;
 
   // /cluster/status of member i, or nullopt if it does not answer.
   std::optional<std::string> StatusJson(int i);

@@ -1,0 +1,157 @@
+#include "controlplane/api_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "controlplane/resource_watch.h"
+#include "controlplane/store_api.h"
+#include "raftstore/node.h"
+
+namespace tug::cp {
+
+using nlohmann::json;
+
+namespace {
+
+// How often a member looks at the store's cluster token (and a leader makes one).
+constexpr auto kTokenCheck = std::chrono::milliseconds(200);
+
+bool Public(const std::string& path) {
+  return path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/health";
+}
+
+}  // namespace
+
+struct ApiServer::Timer {
+  explicit Timer(boost::asio::io_context& io) : t(io) {}
+  boost::asio::steady_timer t;
+};
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Create(boost::asio::io_context& io,
+                                                     store::RaftNode& node,
+                                                     const std::string& data_dir,
+                                                     const std::string& token_file) {
+  auto auth = TokenAuth::Open(data_dir, token_file);
+  if (!auth.ok()) return auth.status();
+  return std::unique_ptr<ApiServer>(new ApiServer(io, node, std::move(auth).value()));
+}
+
+ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
+                     std::unique_ptr<TokenAuth> auth)
+    : io_(io),
+      node_(node),
+      auth_(std::move(auth)),
+      hub_(node.kv()),
+      registry_(node),
+      resources_(io, node, hub_, registry_),
+      metrics_(std::make_shared<Metrics>()),
+      timer_(std::make_unique<Timer>(io)) {
+  // The disk thread may time an fsync while we are being destroyed: hold the metrics.
+  node.set_fsync_observer([m = metrics_](double s) { m->ObserveFsync(s); });
+}
+
+ApiServer::~ApiServer() = default;
+
+void ApiServer::Start() { KeepToken(); }
+
+void ApiServer::Stop() { timer_->t.cancel(); }
+
+void ApiServer::KeepToken() {
+  storepb::RangeRequest rr;
+  rr.set_key(TokenAuth::kStoreKey);
+  auto now = node_.kv().Range(rr);
+  if (!now.response.kvs().empty()) {
+    const std::string& stored = now.response.kvs(0).value();
+    if (!auth_->fixed() && !stored.empty() && stored != auth_->token()) {
+      if (Status s = auth_->Adopt(stored); !s) {
+        spdlog::error("cannot save the cluster token: {}", s.message());
+      } else {
+        spdlog::info("cluster token saved in {}", auth_->path());
+      }
+    }
+  } else if (node_.is_leader() && !proposing_token_) {
+    // The cluster has no token yet: make one (or share ours, so that a member started with
+    // --token-file and those without agree).
+    auto token = auth_->has_token() ? Result<std::string>(auth_->token()) : TokenAuth::Generate();
+    if (!token.ok()) {
+      spdlog::error("{}", token.status().message());
+    } else {
+      proposing_token_ = true;
+      storepb::Request req;
+      auto* txn = req.mutable_txn();
+      auto* c = txn->add_compare();
+      c->set_key(TokenAuth::kStoreKey);
+      c->set_target(storepb::Compare::CREATE);
+      c->set_result(storepb::Compare::EQUAL);
+      c->set_create_revision(0);
+      auto* put = txn->add_success()->mutable_request_put();
+      put->set_key(TokenAuth::kStoreKey);
+      put->set_value(token.value());
+      node_.Propose(std::move(req), [this](Result<storepb::Response>) { proposing_token_ = false; });
+    }
+  }
+  timer_->t.expires_after(kTokenCheck);
+  timer_->t.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) KeepToken();
+  });
+}
+
+void ApiServer::Handle(HttpRequest req, Respond respond) {
+  auto start = std::chrono::steady_clock::now();
+  RequestInfo info = ClassifyRequest(req);
+  std::string verb = info.verb.empty() ? req.method : info.verb;
+  std::string resource;
+  if (info.resource) {
+    resource = info.resource->name + (info.subresource.empty() ? "" : "/" + info.subresource);
+  } else if (!info.is_resource && (req.path.rfind("/v3/", 0) == 0 || Public(req.path) ||
+                                   req.path == "/metrics" || req.path == "/cluster/status")) {
+    resource = req.path;
+  } else {
+    resource = "unknown";  // keeps the label set bounded whatever paths clients try
+  }
+  Respond measured = [respond, m = metrics_, verb, resource, start](HttpResponse r) {
+    m->ObserveRequest(verb, resource, r.status,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                          .count());
+    respond(std::move(r));
+  };
+  try {
+    Route(req, info, measured);
+  } catch (const std::exception& e) {
+    // A bug, not the client's fault; the member keeps serving.
+    spdlog::error("{} {}: {}", req.method, req.path, e.what());
+    measured(ToHttp(ErrorReply(500, "InternalError", std::string("internal error: ") + e.what())));
+  }
+}
+
+void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Respond& respond) {
+  if (!Public(req.path) && !auth_->Check(req.Header("authorization"))) {
+    if (!auth_->has_token()) {
+      respond(ToHttp(ErrorReply(503, "ServiceUnavailable",
+                                "this member does not know the cluster token yet: it learns it "
+                                "once the cluster has a leader; retry shortly")));
+    } else {
+      respond(ToHttp(ErrorReply(
+          401, "Unauthorized",
+          req.Header("authorization").empty()
+              ? "Unauthorized: send the cluster token as \"Authorization: Bearer <token>\" (it "
+                "is in each member's data dir, file token, or the --token-file given to tugd)"
+              : "Unauthorized: the bearer token is not this cluster's token")));
+    }
+    return;
+  }
+  if (req.path == "/metrics") {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_->Render(node_.status(), hub_.size());
+    respond(std::move(r));
+    return;
+  }
+  if (HandleStoreRequest(node_, hub_, req, respond)) return;
+  if (resources_.Handle(req, info, respond)) return;
+  respond(ToHttp(ErrorReply(404, "NotFound", "no such path: " + req.path)));
+}
+
+}  // namespace tug::cp

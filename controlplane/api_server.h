@@ -1,0 +1,63 @@
+// Everything a tugd member serves over HTTP, behind one handler: authentication, metrics,
+// the Kubernetes-shaped resources, the raw store, and the member's own endpoints. It also
+// keeps the cluster token: a leader makes one if the cluster has none, and every member
+// adopts the one in the store.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "controlplane/auth.h"
+#include "controlplane/http_server.h"
+#include "controlplane/metrics.h"
+#include "controlplane/registry.h"
+#include "controlplane/resource_api.h"
+#include "raftstore/watch_hub.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace tug::store {
+class RaftNode;
+}
+
+namespace tug::cp {
+
+class ApiServer {
+ public:
+  // Reads the token (see TokenAuth::Open). Call before the node starts: it registers the
+  // store's watch and fsync observers.
+  static Result<std::unique_ptr<ApiServer>> Create(boost::asio::io_context& io,
+                                                   store::RaftNode& node,
+                                                   const std::string& data_dir,
+                                                   const std::string& token_file);
+  ~ApiServer();
+
+  // The HttpServer's handler.
+  void Handle(HttpRequest req, Respond respond);
+  // Starts the cluster-token upkeep (a timer on the io thread).
+  void Start();
+  void Stop();
+
+  Registry& registry() { return registry_; }
+  store::WatchHub& watches() { return hub_; }
+  const TokenAuth& auth() const { return *auth_; }
+
+ private:
+  ApiServer(boost::asio::io_context& io, store::RaftNode& node, std::unique_ptr<TokenAuth> auth);
+  void Route(const HttpRequest& req, const RequestInfo& info, const Respond& respond);
+  void KeepToken();
+
+  boost::asio::io_context& io_;
+  store::RaftNode& node_;
+  std::unique_ptr<TokenAuth> auth_;
+  store::WatchHub hub_;
+  Registry registry_;
+  ResourceApi resources_;
+  std::shared_ptr<Metrics> metrics_;
+  struct Timer;
+  std::unique_ptr<Timer> timer_;
+  bool proposing_token_ = false;
+};
+
+}  // namespace tug::cp

@@ -1,0 +1,87 @@
+#include "controlplane/auth.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "raftstore/file_util.h"
+
+namespace tug::cp {
+
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.pop_back();
+  size_t b = s.find_first_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& data_dir,
+                                                   const std::string& token_file) {
+  auto a = std::make_unique<TokenAuth>();
+  a->fixed_ = !token_file.empty();
+  a->path_ = a->fixed_ ? token_file : data_dir + "/token";
+  std::string text;
+  Status s = store::ReadWholeFile(a->path_, &text);
+  if (a->fixed_) {
+    if (!s) return Status::Error("cannot read --token-file: " + s.message());
+    a->token_ = Trim(text);
+    if (a->token_.empty())
+      return Status::Error("--token-file " + token_file + " is empty: put the cluster token in it");
+    if (a->token_.find_first_of(" \t\r\n") != std::string::npos)
+      return Status::Error("--token-file " + token_file + " holds more than one word");
+  } else if (s) {
+    a->token_ = Trim(text);
+  }
+  return a;
+}
+
+bool TokenAuth::Check(const std::string& authorization) const {
+  static const std::string kPrefix = "Bearer ";
+  if (token_.empty() || authorization.size() != kPrefix.size() + token_.size() ||
+      authorization.compare(0, kPrefix.size(), kPrefix) != 0)
+    return false;
+  // Constant time: how much of a guess matched must not show in the answer's timing.
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token_.size(); ++i)
+    diff |= static_cast<unsigned char>(authorization[kPrefix.size() + i] ^ token_[i]);
+  return diff == 0;
+}
+
+Status TokenAuth::Adopt(const std::string& token) {
+  if (fixed_ || token == token_) return Status::Ok();
+  std::string tmp = path_ + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Error("cannot write " + tmp + ": " + store::Errno());
+  std::string text = token + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0)
+    return Status::Error("cannot write " + path_ + ": " + store::Errno());
+  token_ = token;
+  return Status::Ok();
+}
+
+Result<std::string> TokenAuth::Generate() {
+  unsigned char buf[32];
+  FILE* f = std::fopen("/dev/urandom", "rb");
+  if (!f || std::fread(buf, 1, sizeof buf, f) != sizeof buf) {
+    if (f) std::fclose(f);
+    return Status::Error("cannot read /dev/urandom to make a cluster token");
+  }
+  std::fclose(f);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : buf) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+}  // namespace tug::cp

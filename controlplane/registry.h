@@ -1,0 +1,112 @@
+// Objects of every kind kept in the replicated store, one key per object:
+//
+//   /registry/<resource>/<namespace>/<name>     namespaced kinds (pods, deployments, events)
+//   /registry/<resource>/<name>                 cluster-scoped kinds (nodes)
+//
+// The stored value is the object's JSON without its resourceVersion: that is the key's
+// mod_revision, set on every read, so it is always the revision of the object's last change.
+//
+// Every write is a store transaction guarded by what it read: create only if the key does not
+// exist, update and delete only if the key's mod_revision is still the one read. So two
+// writers never overwrite each other: a write whose resourceVersion is stale gets 409 (and
+// one without a resourceVersion is retried on the fresh object, as Kubernetes does). Nothing
+// is written when a request is rejected.
+//
+// Runs on the node's io thread; callbacks are called there.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "api/resource.h"
+#include "api/selector.h"
+#include "controlplane/reply.h"
+#include "raftstore/store.pb.h"
+
+namespace tug::store {
+class RaftNode;
+}
+
+namespace tug::cp {
+
+struct ListOptions {
+  api::LabelSelector labels;
+  api::FieldSelector fields;
+  int64_t limit = 0;          // at most this many objects per page (0: all)
+  std::string continue_token; // from the previous page's metadata.continue
+  bool serializable = false;  // this member's state, without asking the leader (rv=0)
+};
+
+class Registry {
+ public:
+  explicit Registry(store::RaftNode& node) : node_(node) {}
+
+  // POST: defaults, validation, uid, creationTimestamp, generation 1. `ns` is the URL's
+  // namespace ("" for cluster-scoped kinds). Replies 201 with the stored object.
+  void Create(const api::ResourceInfo& r, const std::string& ns, nlohmann::json obj, ReplyFn done);
+
+  void Get(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+           bool serializable, ReplyFn done);
+
+  // A List object (`<Kind>List`) with metadata.resourceVersion, the revision the list was
+  // read at (watch from there to miss nothing), and metadata.continue when there is more.
+  // `ns` "" lists every namespace.
+  void List(const api::ResourceInfo& r, const std::string& ns, const ListOptions& o,
+            ReplyFn done);
+
+  // Which part of the object a write may change: the spec and metadata (the status is kept),
+  // or only the status (everything else is kept).
+  enum class Part { kMain, kStatus };
+  // Given the current object (with its resourceVersion), the object as it should be, or an
+  // error Reply. If the result carries a resourceVersion it is a precondition: a different
+  // current one is a 409 Conflict.
+  using Mutation = std::function<std::variant<nlohmann::json, Reply>(const nlohmann::json&)>;
+
+  // PUT, PATCH and the subresources: read, mutate, validate, write if changed. An object the
+  // mutation leaves unchanged is not written (its resourceVersion stays).
+  void Update(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+              Part part, Mutation mutate, ReplyFn done);
+
+  // DELETE: replies with the object as it was. `precondition_rv` (if not empty) must be the
+  // current resourceVersion.
+  void Delete(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+              const std::string& precondition_rv, ReplyFn done);
+
+  static std::string Key(const api::ResourceInfo& r, const std::string& ns,
+                         const std::string& name);
+  // Every key of the kind in `ns` ("" = all namespaces) starts with this.
+  static std::string Prefix(const api::ResourceInfo& r, const std::string& ns);
+  // A stored object, with metadata.resourceVersion set to `rv` (the key's mod_revision).
+  static Result<nlohmann::json> Decode(const std::string& value, int64_t rv);
+
+  // A 400 if the selector names a field the kind cannot be selected by.
+  static std::optional<Reply> CheckFields(const api::ResourceInfo& r,
+                                          const api::FieldSelector& fields);
+  // Whether `obj` passes the selectors (a field the kind does not support never matches).
+  static bool Matches(const api::ResourceInfo& r, const nlohmann::json& obj,
+                      const api::LabelSelector& labels, const api::FieldSelector& fields);
+
+ private:
+  void UpdateAttempt(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+                     Part part, Mutation mutate, ReplyFn done, int attempt);
+  void DeleteAttempt(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+                     const std::string& precondition_rv, ReplyFn done, int attempt);
+  // Proposes `txn`; `done(succeeded, response)` or a failure Reply.
+  void Commit(storepb::TxnRequest txn,
+              std::function<void(bool, const storepb::TxnResponse&, int64_t)> on_done,
+              ReplyFn on_fail);
+
+  store::RaftNode& node_;
+};
+
+// A new random UUID (version 4), for metadata.uid.
+std::string NewUid();
+// The current time as RFC 3339 in UTC, to the second ("2026-11-27T17:22:47Z").
+std::string NowRfc3339();
+
+}  // namespace tug::cp
