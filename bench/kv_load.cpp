@@ -120,7 +120,10 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
       co_return;
     }
     if (res.result() != http::status::ok && res.result() != http::status::created) {
-      ++st->errors;
+      if (st->errors++ == 0) {
+        std::fprintf(stderr, "client %d: first error: %d %s\n", id, res.result_int(),
+                     res.body().substr(0, 300).c_str());
+      }
       continue;
     }
     st->latencies_ms.push_back(

@@ -56,21 +56,42 @@ ApiServer::~ApiServer() = default;
 
 void ApiServer::Start() { KeepToken(); }
 
-void ApiServer::Stop() { timer_->t.cancel(); }
+void ApiServer::Stop() {
+  timer_->t.cancel();
+  if (token_watch_) hub_.Cancel(token_watch_);
+  token_watch_ = 0;
+}
+
+void ApiServer::AdoptToken(const std::string& stored) {
+  if (auth_->fixed() || stored.empty() || stored == auth_->token()) return;
+  if (Status s = auth_->Adopt(stored); !s) {
+    spdlog::error("cannot save the cluster token: {}", s.message());
+  } else {
+    spdlog::info("cluster token saved in {}", auth_->path());
+  }
+}
 
 void ApiServer::KeepToken() {
+  // Adopt the token the moment it is applied (a watch), and look again on every tick in case
+  // the watch was reset by a snapshot install.
+  if (token_watch_ == 0) {
+    auto id = hub_.Watch(TokenAuth::kStoreKey, "", 0, [this](const store::WatchUpdate& u) {
+      if (u.canceled) {
+        token_watch_ = 0;
+        return false;
+      }
+      for (const auto& e : u.events) {
+        if (e.type() == storepb::Event::PUT) AdoptToken(e.kv().value());
+      }
+      return true;
+    });
+    if (id.ok()) token_watch_ = id.value();
+  }
   storepb::RangeRequest rr;
   rr.set_key(TokenAuth::kStoreKey);
   auto now = node_.kv().Range(rr);
   if (!now.response.kvs().empty()) {
-    const std::string& stored = now.response.kvs(0).value();
-    if (!auth_->fixed() && !stored.empty() && stored != auth_->token()) {
-      if (Status s = auth_->Adopt(stored); !s) {
-        spdlog::error("cannot save the cluster token: {}", s.message());
-      } else {
-        spdlog::info("cluster token saved in {}", auth_->path());
-      }
-    }
+    AdoptToken(now.response.kvs(0).value());
   } else if (node_.is_leader() && !proposing_token_) {
     // The cluster has no token yet: make one (or share ours, so that a member started with
     // --token-file and those without agree).
@@ -145,7 +166,7 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
   if (req.path == "/metrics") {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
-    r.body = metrics_->Render(node_.status(), hub_.size());
+    r.body = metrics_->Render(node_.status(), hub_.size() - (token_watch_ ? 1 : 0));
     respond(std::move(r));
     return;
   }

@@ -47,6 +47,7 @@ class ApiServer {
   ApiServer(boost::asio::io_context& io, store::RaftNode& node, std::unique_ptr<TokenAuth> auth);
   void Route(const HttpRequest& req, const RequestInfo& info, const Respond& respond);
   void KeepToken();
+  void AdoptToken(const std::string& stored);
 
   boost::asio::io_context& io_;
   store::RaftNode& node_;
@@ -58,6 +59,7 @@ class ApiServer {
   struct Timer;
   std::unique_ptr<Timer> timer_;
   bool proposing_token_ = false;
+  uint64_t token_watch_ = 0;
 };
 
 }  // namespace tug::cp

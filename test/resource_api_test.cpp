@@ -37,12 +37,13 @@ class Api {
   Api(std::vector<std::string> servers, const std::string& token)
       : client_(std::move(servers), token) {}
 
+  // `retry`: let the client retry reads on 503 (as every client should); off to see the 503.
   Answer Call(const std::string& method, const std::string& path, const std::string& body = "",
-              const std::string& content_type = "application/json") {
+              const std::string& content_type = "application/json", bool retry = true) {
     RequestOptions o;
     o.content_type = content_type;
     o.timeout = 10s;
-    o.idempotent = method != "POST";
+    o.idempotent = retry && method != "POST";
     auto r = client_.Do(method, path, body, o);
     INFO(method << " " << path);
     REQUIRE(r.ok());
@@ -717,4 +718,34 @@ TEST_CASE("/metrics reports requests, Raft and watchers in the Prometheus format
     CHECK(line.find(' ') != std::string::npos);
     CHECK_NOTHROW(std::stod(line.substr(line.rfind(' ') + 1)));
   }
+}
+
+TEST_CASE("without a quorum, requests get 503 within the request timeout and change nothing",
+          "[api][cluster]") {
+  ClusterOptions o;
+  o.request_timeout_ms = 1500;
+  TugdCluster c(o);
+  Started(c);
+  int leader = c.Leader();
+  int survivor = (leader + 1) % 3;
+  Api api(c, {c.Api(survivor)});
+  REQUIRE(api.Post("/api/v1/nodes", Node("before")).code == 201);
+  for (int i = 0; i < 3; ++i) {
+    if (i != survivor) c.Kill(i);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto write = api.Post("/api/v1/nodes", Node("lost"));
+  auto took = std::chrono::steady_clock::now() - t0;
+  INFO(write.text);
+  CHECK(write.code == 503);
+  CHECK(write.body["reason"] == "ServiceUnavailable");
+  CHECK(took < 5s);
+  auto read = api.Call("GET", "/api/v1/nodes", "", "application/json", /*retry=*/false);
+  CHECK(read.code == 503);
+  // This member's own (possibly stale) state is still readable on request, as in Kubernetes
+  // with resourceVersion=0.
+  auto stale = api.Get("/api/v1/nodes?resourceVersion=0");
+  REQUIRE(stale.code == 200);
+  REQUIRE(stale.body["items"].size() == 1);
+  CHECK(stale.body["items"][0]["metadata"]["name"] == "before");
 }

@@ -46,6 +46,7 @@ class TugdCluster {
   // Waits for member i's process to exit; returns its exit status (or nullopt on timeout).
   std::optional<int> WaitExit(int i, std::chrono::milliseconds timeout);
   bool Running(int i) const { return pids_[static_cast<size_t>(i)] > 0; }
+  pid_t Pid(int i) const { return pids_[static_cast<size_t>(i)]; }
 
   int size() const { return opt_.members; }
   std::string Api(int i) const;           // "127.0.0.1:port"
