@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <regex>
 
@@ -72,7 +73,48 @@ void LineCol(const std::string& text, size_t offset, int* line, int* col) {
   }
 }
 
+// How deeply brackets nest outside strings: checked before parsing, because printing or
+// comparing a value nested thousands deep recurses once per level.
+size_t NestingDepth(const std::string& text) {
+  size_t depth = 0, max = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max = std::max(max, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return max;
+}
+
 }  // namespace
+
+Result<json> ParseJson(const std::string& text, const std::string& source) {
+  if (NestingDepth(text) > kMaxNesting) {
+    return Status::Invalid(source + ": nested more than " + std::to_string(kMaxNesting) +
+                           " levels deep");
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    int line = 0, col = 0;
+    LineCol(text, e.byte > 0 ? e.byte - 1 : 0, &line, &col);
+    std::string what = e.what();
+    auto pos = what.find("syntax error");
+    return Status::Invalid(Position(source, line, col) + ": malformed JSON: " +
+                           (pos == std::string::npos ? what : what.substr(pos)));
+  }
+}
 
 Result<std::vector<json>> ParseDocuments(const std::string& text, const std::string& source,
                                          Format format) {
@@ -84,21 +126,13 @@ Result<std::vector<json>> ParseDocuments(const std::string& text, const std::str
   }
   std::vector<json> out;
   if (format == Format::kJson) {
-    try {
-      json j = json::parse(text);
-      if (j.is_array()) {
-        for (auto& item : j)
-          out.push_back(std::move(item));
-      } else {
-        out.push_back(std::move(j));
-      }
-    } catch (const json::parse_error& e) {
-      int line = 0, col = 0;
-      LineCol(text, e.byte > 0 ? e.byte - 1 : 0, &line, &col);
-      std::string what = e.what();
-      auto pos = what.find("syntax error");
-      return Status::Invalid(Position(source, line, col) + ": malformed JSON: " +
-                             (pos == std::string::npos ? what : what.substr(pos)));
+    auto j = ParseJson(text, source);
+    if (!j.ok()) return j.status();
+    if (j->is_array()) {
+      for (auto& item : j.value())
+        out.push_back(std::move(item));
+    } else {
+      out.push_back(std::move(j).value());
     }
     return out;
   }

@@ -14,8 +14,16 @@ namespace tug::api {
 
 enum class Format { kAuto, kJson, kYaml };
 
+// Deeper nesting is refused: nothing Tug stores needs it, and printing a value recurses once
+// per level.
+constexpr size_t kMaxNesting = 100;
+
+// One JSON value as it is (a top-level list stays a list). Errors name source, line, column.
+Result<nlohmann::json> ParseJson(const std::string& text, const std::string& source);
+
 // `source` names the input in errors ("web.yaml", "request body"). kAuto treats text that
-// starts with '{' or '[' as JSON, anything else as YAML. Empty documents are skipped.
+// starts with '{' or '[' as JSON, anything else as YAML. Empty documents are skipped; a JSON
+// list is a list of documents.
 Result<std::vector<nlohmann::json>> ParseDocuments(const std::string& text,
                                                    const std::string& source,
                                                    Format format = Format::kAuto);

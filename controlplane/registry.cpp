@@ -5,6 +5,7 @@
 #include <random>
 
 #include "api/base64.h"
+#include "api/document.h"
 #include "api/validation.h"
 #include "raftstore/node.h"
 
@@ -62,7 +63,9 @@ std::string EncodeContinue(int64_t rev, const std::string& next_key) {
 bool DecodeContinue(const std::string& token, int64_t* rev, std::string* next_key) {
   auto raw = api::Base64Decode(token);
   if (!raw) return false;
-  json j = json::parse(*raw, nullptr, false);
+  auto parsed = api::ParseJson(*raw, "continue token");
+  if (!parsed.ok()) return false;
+  const json& j = parsed.value();
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_integer() ||
       !j.contains("start") || !j["start"].is_string())
     return false;
@@ -109,9 +112,10 @@ std::string Registry::Prefix(const api::ResourceInfo& r, const std::string& ns) 
 }
 
 Result<json> Registry::Decode(const std::string& value, int64_t rv) {
-  json obj = json::parse(value, nullptr, false);
-  if (obj.is_discarded() || !obj.is_object())
+  auto parsed = api::ParseJson(value, "stored object");
+  if (!parsed.ok() || !parsed->is_object())
     return Status::Error("a stored object is not a JSON object (written by hand through /v3?)");
+  json obj = std::move(parsed).value();
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
   SetRv(obj, rv);
   return obj;

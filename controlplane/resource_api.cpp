@@ -88,13 +88,9 @@ std::variant<json, Reply> ApplyPatch(PatchType type, const json& patch, const js
 }
 
 std::variant<json, Reply> ParsePatch(const HttpRequest& req) {
-  json patch = json::parse(req.body, nullptr, false);
-  if (patch.is_discarded()) {
-    // Report where, as for other bodies.
-    auto parsed = api::ParseDocument(req.body, "request body", api::Format::kJson);
-    return BadRequest(parsed.ok() ? "the patch is not valid JSON" : parsed.status().message());
-  }
-  return patch;
+  auto patch = api::ParseJson(req.body, "request body");
+  if (!patch.ok()) return BadRequest(patch.status().message());
+  return std::move(patch).value();
 }
 
 template <typename T>

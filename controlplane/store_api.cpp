@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/base64.h"
+#include "api/document.h"
 #include "raftstore/node.h"
 #include "raftstore/watch_hub.h"
 
@@ -108,8 +109,9 @@ void HandleWatch(store::RaftNode& node, store::WatchHub& hub, const HttpRequest&
     respond(EtcdError(405, 12, "use POST with a JSON body for /v3/watch"));
     return;
   }
-  json j = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("create_request") ||
+  auto parsed = api::ParseJson(req.body.empty() ? "{}" : req.body, "request body");
+  json j = parsed.ok() ? std::move(parsed).value() : json();
+  if (!parsed.ok() || !j.is_object() || !j.contains("create_request") ||
       !j["create_request"].is_object()) {
     respond(
         EtcdError(400, 3, "malformed request body: expected {\"create_request\": {\"key\": ...}}"));

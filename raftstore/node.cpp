@@ -213,6 +213,11 @@ Status RaftNode::Start() {
     auto it = members_.find(p);
     if (it != members_.end() && it->second.name == name) it->second.api_addr = api;
   };
+  cb.on_soft = [this](uint64_t, std::string data) {
+    // Only the leader acts on soft state; a message that arrives after leadership moved is
+    // dropped (its sender sends the next one to the new leader).
+    if (!stopped_ && core_->is_leader() && soft_handler_) soft_handler_(std::move(data));
+  };
   transport_ = std::make_unique<PeerTransport>(io_, id_, peers, cb, opt_.name, opt_.api_addr);
   if (Status s = transport_->Listen(opt_.peer_addr); !s) return s;
   Tick();
@@ -651,6 +656,27 @@ storepb::ResponseHeader RaftNode::Header() const {
   h.set_revision(kv_.revision());
   h.set_raft_term(core_->term());
   return h;
+}
+
+bool RaftNode::SendToLeader(std::string data) {
+  if (stopped_) return false;
+  uint64_t leader = core_->leader();
+  if (leader == 0) return false;
+  if (leader == id_) {
+    if (soft_handler_) soft_handler_(std::move(data));
+    return true;
+  }
+  transport_->SendSoft(leader, std::move(data));
+  return true;
+}
+
+bool RaftNode::LeaderCaughtUp() const {
+  if (stopped_ || !core_->is_leader()) return false;
+  // Once an entry of this term is committed and applied (the new leader's no-op), the state
+  // machine holds everything any earlier leader committed.
+  auto cs = core_->status();
+  auto term = core_->log().Term(cs.commit);
+  return term && *term == cs.term && cs.applied >= cs.commit;
 }
 
 NodeStatus RaftNode::status() const {

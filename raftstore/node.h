@@ -106,6 +106,14 @@ class RaftNode {
   // pending requests finish (bounded), flush, stop. `done` runs on the io thread.
   void Shutdown(std::function<void()> done);
 
+  // Soft state for the leader (not replicated, not persisted): delivered to the leader's
+  // soft handler, locally if this member leads. False without a known leader. Best effort.
+  bool SendToLeader(std::string data);
+  void set_soft_handler(std::function<void(std::string)> f) { soft_handler_ = std::move(f); }
+  // This member leads and has applied every entry committed before its term (controllers
+  // may act on its state).
+  bool LeaderCaughtUp() const;
+
   NodeStatus status() const;
   // Called on the disk thread with each fsync's duration in seconds (set before Start).
   void set_fsync_observer(std::function<void(double)> f) { fsync_observer_ = std::move(f); }
@@ -194,6 +202,7 @@ class RaftNode {
   uint64_t proposals_ = 0;
   uint64_t proposals_failed_ = 0;
   std::function<void(double)> fsync_observer_;
+  std::function<void(std::string)> soft_handler_;
 
   bool shutting_down_ = false;
   int64_t shutdown_deadline_ms_ = 0;

@@ -202,6 +202,8 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         if (cb.on_hello) cb.on_hello(f.hello().id(), f.hello().name(), f.hello().api_addr());
       } else if (f.has_message()) {
         if (cb.on_message) cb.on_message(std::move(*f.mutable_message()));
+      } else if (f.has_soft()) {
+        if (cb.on_soft) cb.on_soft(f.soft().from(), std::move(*f.mutable_soft()->mutable_data()));
       } else if (f.has_chunk()) {
         const auto& c = f.chunk();
         if (c.offset() == 0) {
@@ -326,6 +328,15 @@ void PeerTransport::Send(raftpb::Message m) {
   storepb::PeerFrame f;
   *f.mutable_message() = std::move(m);
   impl_->Enqueue(p, QueuedFrame{Frame(f), is_snap});
+}
+
+void PeerTransport::SendSoft(uint64_t to, std::string data) {
+  auto it = impl_->peers.find(to);
+  if (it == impl_->peers.end() || impl_->stopped) return;
+  storepb::PeerFrame f;
+  f.mutable_soft()->set_from(impl_->self);
+  f.mutable_soft()->set_data(std::move(data));
+  impl_->Enqueue(*it->second, QueuedFrame{Frame(f), false});
 }
 
 void PeerTransport::Stop() {

@@ -35,6 +35,8 @@ struct TransportCallbacks {
   std::function<void(uint64_t peer)> on_peer_lost;
   // A peer introduced itself (first frame of each of its connections).
   std::function<void(uint64_t peer, const std::string& name, const std::string& api_addr)> on_hello;
+  // A soft message from a peer (see SendSoft).
+  std::function<void(uint64_t peer, std::string data)> on_soft;
 };
 
 class PeerTransport {
@@ -49,6 +51,8 @@ class PeerTransport {
   // Binds the peer address ("host:port"); the error names the address.
   Status Listen(const std::string& addr);
   void Send(raftpb::Message m);
+  // Best-effort data for the application on `to` (not Raft): queued with the Raft messages.
+  void SendSoft(uint64_t to, std::string data);
   // Closes every connection and stops accepting.
   void Stop();
 

@@ -182,3 +182,14 @@ TEST_CASE("a Pod is validated like a Deployment's template", "[api][pod]") {
   p["spec"]["containers"][0]["ports"][0]["containerPort"] = 70000;
   CHECK_THAT(PreparePod(p).status().message(), Catch::Contains("must be between 1 and 65535"));
 }
+
+TEST_CASE("documents nested absurdly deep are refused, not recursed into", "[api][document]") {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto r = tug::api::ParseJson(deep, "body");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message() == "body: nested more than 100 levels deep");
+  CHECK_FALSE(ParseDocuments("{\"a\":" + deep + "}", "body").ok());
+  // Brackets inside strings do not count.
+  CHECK(tug::api::ParseJson("{\"a\":\"" + std::string(500, '[') + "\"}", "body").ok());
+  CHECK(tug::api::ParseJson(std::string(100, '[') + std::string(100, ']'), "body").ok());
+}

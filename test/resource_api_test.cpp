@@ -227,7 +227,7 @@ TEST_CASE("create, get, list, replace, merge-patch and delete work for every kin
   }
 }
 
-TEST_CASE("generation counts spec changes; status and scale are subresources",
+TEST_CASE("generation counts spec changes, and status and scale are subresources",
           "[api][cluster]") {
   TugdCluster c;
   Started(c);
@@ -572,6 +572,12 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
        "BadRequest", "request body:"},
       {"two documents", "POST", d, "metadata: {name: a}\n---\nmetadata: {name: b}\n",
        "application/yaml", 400, "BadRequest", "2 documents"},
+      {"nested too deeply", "POST", d,
+       "{\"metadata\":" + std::string(5000, '[') + std::string(5000, ']') + "}",
+       "application/json", 400, "BadRequest", "nested more than 100 levels deep"},
+      {"nested too deeply in a patch", "PATCH", d + "/web",
+       "{\"spec\":" + std::string(5000, '[') + std::string(5000, ']') + "}",
+       "application/merge-patch+json", 400, "BadRequest", "nested more than 100 levels deep"},
       {"not an object", "POST", d, "\"web\"", "application/json", 400, "BadRequest",
        "must be an object"},
       {"invalid name", "POST", d, bad_name.dump(), "application/json", 422, "Invalid",

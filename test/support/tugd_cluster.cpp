@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -28,21 +30,24 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// A port free now, below the kernel's ephemeral range (32768 and up by default): a port the
+// kernel picked for us could be handed to some client's outgoing connection before the member
+// binds it, and the member would fail to start.
 int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+  static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
+                          static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
     ::close(fd);
-    throw std::runtime_error("cannot find a free port");
+    if (ok) return port;
   }
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
+  throw std::runtime_error("cannot find a free port in 20000-32000");
 }
 
 }  // namespace
@@ -243,8 +248,15 @@ int TugdCluster::Leader() {
 
 int TugdCluster::WaitLeader(std::chrono::milliseconds timeout) {
   int l = -1;
-  WaitFor([&] { return (l = Leader()) >= 0; }, timeout);
-  return l;
+  if (WaitFor([&] { return (l = Leader()) >= 0; }, timeout)) return l;
+  // Say why in the test's output: the members' last log lines.
+  for (int i = 0; i < opt_.members; ++i) {
+    std::string log = ReadLog(i);
+    size_t from = log.size() > 2000 ? log.size() - 2000 : 0;
+    std::fprintf(stderr, "--- no leader: last lines of %s (%s) ---\n%s\n", Name(i).c_str(),
+                 Running(i) ? "started" : "not running", log.substr(from).c_str());
+  }
+  return -1;
 }
 
 }  // namespace tug::testing
