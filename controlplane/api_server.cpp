@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 
+#include "api/validation.h"
 #include "controlplane/resource_watch.h"
 #include "controlplane/store_api.h"
 #include "raftstore/node.h"
@@ -17,6 +18,10 @@ namespace {
 
 // How often a member looks at the store's cluster token (and a leader makes one).
 constexpr auto kTokenCheck = std::chrono::milliseconds(200);
+
+// Worker heartbeats: soft state for the leader, not an object (Tug's own endpoint).
+const std::string kHeartbeatPrefix = "/api/v1/nodes/";
+const std::string kHeartbeatSuffix = "/heartbeat";
 
 bool Public(const std::string& path) {
   return path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/health";
@@ -32,14 +37,16 @@ struct ApiServer::Timer {
 Result<std::unique_ptr<ApiServer>> ApiServer::Create(boost::asio::io_context& io,
                                                      store::RaftNode& node,
                                                      const std::string& data_dir,
-                                                     const std::string& token_file) {
+                                                     const std::string& token_file,
+                                                     ControllerOptions controllers) {
   auto auth = TokenAuth::Open(data_dir, token_file);
   if (!auth.ok()) return auth.status();
-  return std::unique_ptr<ApiServer>(new ApiServer(io, node, std::move(auth).value()));
+  return std::unique_ptr<ApiServer>(
+      new ApiServer(io, node, std::move(auth).value(), std::move(controllers)));
 }
 
 ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
-                     std::unique_ptr<TokenAuth> auth)
+                     std::unique_ptr<TokenAuth> auth, ControllerOptions controllers)
     : io_(io),
       node_(node),
       auth_(std::move(auth)),
@@ -47,17 +54,27 @@ ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
       registry_(node),
       resources_(io, node, hub_, registry_),
       metrics_(std::make_shared<Metrics>()),
+      controllers_(io, node, hub_, registry_, std::move(controllers)),
       timer_(std::make_unique<Timer>(io)) {
+  // Worker heartbeats reach the leader's controllers from whichever member received them.
+  node.set_soft_handler([this](std::string data) {
+    static const std::string kPrefix = "heartbeat:";
+    if (data.rfind(kPrefix, 0) == 0) controllers_.Heartbeat(data.substr(kPrefix.size()));
+  });
   // The disk thread may time an fsync while we are being destroyed: hold the metrics.
   node.set_fsync_observer([m = metrics_](double s) { m->ObserveFsync(s); });
 }
 
 ApiServer::~ApiServer() = default;
 
-void ApiServer::Start() { KeepToken(); }
+void ApiServer::Start() {
+  KeepToken();
+  controllers_.Start();
+}
 
 void ApiServer::Stop() {
   timer_->t.cancel();
+  controllers_.Stop();
   if (token_watch_) hub_.Cancel(token_watch_);
   token_watch_ = 0;
 }
@@ -92,9 +109,10 @@ void ApiServer::KeepToken() {
   auto now = node_.kv().Range(rr);
   if (!now.response.kvs().empty()) {
     AdoptToken(now.response.kvs(0).value());
-  } else if (node_.is_leader() && !proposing_token_) {
-    // The cluster has no token yet: make one (or share ours, so that a member started with
-    // --token-file and those without agree).
+  } else if (node_.is_leader() && !proposing_token_ && !auth_->fixed()) {
+    // The cluster has no token yet: make one. (Members given --token-file use theirs and
+    // write nothing: give every member the same file, or none.) A member that saved one in
+    // an earlier life shares it, so clients keep working.
     auto token = auth_->has_token() ? Result<std::string>(auth_->token()) : TokenAuth::Generate();
     if (!token.ok()) {
       spdlog::error("{}", token.status().message());
@@ -168,6 +186,24 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->Render(node_.status(), hub_.size() - (token_watch_ ? 1 : 0));
     respond(std::move(r));
+    return;
+  }
+  if (req.method == "POST" && req.path.rfind(kHeartbeatPrefix, 0) == 0 &&
+      req.path.size() > kHeartbeatPrefix.size() + kHeartbeatSuffix.size() &&
+      req.path.compare(req.path.size() - kHeartbeatSuffix.size(), kHeartbeatSuffix.size(),
+                       kHeartbeatSuffix) == 0) {
+    std::string name = req.path.substr(
+        kHeartbeatPrefix.size(), req.path.size() - kHeartbeatPrefix.size() - kHeartbeatSuffix.size());
+    if (name.find('/') != std::string::npos || !api::IsDns1123Subdomain(name)) {
+      respond(ToHttp(BadRequest("a heartbeat names one node: POST /api/v1/nodes/{name}/heartbeat")));
+    } else if (!node_.SendToLeader("heartbeat:" + name)) {
+      respond(ToHttp(ErrorReply(503, "ServiceUnavailable",
+                                "no leader to take the heartbeat; retry on another member")));
+    } else {
+      HttpResponse r;
+      r.body = json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}.dump();
+      respond(std::move(r));
+    }
     return;
   }
   if (HandleStoreRequest(node_, hub_, req, respond)) return;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "controlplane/auth.h"
+#include "controlplane/controllers.h"
 #include "controlplane/http_server.h"
 #include "controlplane/metrics.h"
 #include "controlplane/registry.h"
@@ -30,21 +31,24 @@ class ApiServer {
   static Result<std::unique_ptr<ApiServer>> Create(boost::asio::io_context& io,
                                                    store::RaftNode& node,
                                                    const std::string& data_dir,
-                                                   const std::string& token_file);
+                                                   const std::string& token_file,
+                                                   ControllerOptions controllers = {});
   ~ApiServer();
 
   // The HttpServer's handler.
   void Handle(HttpRequest req, Respond respond);
-  // Starts the cluster-token upkeep (a timer on the io thread).
+  // Starts the cluster-token upkeep and the controllers' leadership check (timers).
   void Start();
   void Stop();
 
   Registry& registry() { return registry_; }
+  ControllerManager& controllers() { return controllers_; }
   store::WatchHub& watches() { return hub_; }
   const TokenAuth& auth() const { return *auth_; }
 
  private:
-  ApiServer(boost::asio::io_context& io, store::RaftNode& node, std::unique_ptr<TokenAuth> auth);
+  ApiServer(boost::asio::io_context& io, store::RaftNode& node, std::unique_ptr<TokenAuth> auth,
+            ControllerOptions controllers);
   void Route(const HttpRequest& req, const RequestInfo& info, const Respond& respond);
   void KeepToken();
   void AdoptToken(const std::string& stored);
@@ -56,6 +60,7 @@ class ApiServer {
   Registry registry_;
   ResourceApi resources_;
   std::shared_ptr<Metrics> metrics_;
+  ControllerManager controllers_;
   struct Timer;
   std::unique_ptr<Timer> timer_;
   bool proposing_token_ = false;

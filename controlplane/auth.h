@@ -1,10 +1,10 @@
 // Bearer-token authentication of API requests.
 //
-// Every member accepts one cluster token. With --token-file, that file's token. Without it,
-// the cluster's own token: the first leader generates one and stores it in the replicated
-// store, and every member writes what it learns to <data-dir>/token (mode 0600), where an
-// operator picks it up for tugctl and the agents. A member that restarts uses its saved copy
-// until it hears from the store again.
+// Every member accepts one cluster token. With --token-file, that file's token (give every
+// member the same file). Without it, the cluster's own token: the first leader generates one
+// and stores it in the replicated store, and every member writes what it learns to
+// <data-dir>/token (mode 0600), where an operator picks it up for tugctl and the agents. A
+// member that restarts uses its saved copy until it hears from the store again.
 #pragma once
 
 #include <memory>

@@ -377,11 +377,19 @@ void RaftNode::Apply(const raftpb::Entry& e) {
     return;
   }
   storepb::Response resp = kv_.Apply(r);
+  // The answer runs after this Ready is finished, not in the middle of applying it: a caller
+  // may react with new proposals or reads (a controller's next write, a retried update).
+  auto answer = [this](std::function<void(Result<storepb::Response>)> done,
+                       storepb::Response answer_resp) {
+    asio::post(io_, [done = std::move(done), a = std::move(answer_resp)]() mutable {
+      done(std::move(a));
+    });
+  };
   auto it = waiters_.find(r.id());
   if (it != waiters_.end()) {
     auto done = std::move(it->second.done);
     waiters_.erase(it);
-    done(std::move(resp));
+    answer(std::move(done), std::move(resp));
     return;
   }
   // Queued to be proposed again after a leader change, but the first proposal made it.
@@ -389,7 +397,7 @@ void RaftNode::Apply(const raftpb::Entry& e) {
     if (p->id == r.id()) {
       auto done = std::move(p->waiter.done);
       pending_.erase(p);
-      done(std::move(resp));
+      answer(std::move(done), std::move(resp));
       return;
     }
   }

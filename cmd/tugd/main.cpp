@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   o.initial_cluster = members.value();
   if (o.snapshot_entries == 0) return Fail("--snapshot-entries must be positive");
   if (o.request_timeout_ms <= 0) return Fail("--request-timeout-ms must be positive");
+  if (node_grace_ms <= 0) return Fail("--node-grace-ms must be positive");
   // Keep a tail of entries before each snapshot for followers that are only a little behind.
   o.snapshot_retain = std::min<uint64_t>(o.snapshot_entries / 2, 5000);
 
@@ -76,7 +77,9 @@ int main(int argc, char** argv) {
   auto node = tug::store::RaftNode::Open(io, o);
   if (!node.ok()) return Fail(node.status().message());
   tug::store::RaftNode& n = *node.value();
-  auto api = tug::cp::ApiServer::Create(io, n, o.data_dir, token_file);
+  tug::cp::ControllerOptions controllers;
+  controllers.node_grace_ms = node_grace_ms;
+  auto api = tug::cp::ApiServer::Create(io, n, o.data_dir, token_file, controllers);
   if (!api.ok()) return Fail(api.status().message());
   tug::cp::ApiServer& server = *api.value();
 

@@ -1,0 +1,123 @@
+// The controllers that make the cluster match what was asked, run by the Raft leader only:
+//
+// - deployment: creates and deletes a Deployment's pods so that `spec.replicas` of its
+//   current template are alive, replaces failed ones, reports the status, deletes the pods
+//   of a deleted Deployment;
+// - scheduler: binds pending pods to nodes (scheduler/), or says on the pod why it cannot;
+// - node lifecycle: worker heartbeats are kept in the leader's memory (never written); a node
+//   silent for longer than the grace period is marked NotReady with one write and its pods
+//   are failed (reason NodeLost) so that they are replaced elsewhere; a node that heartbeats
+//   again is Ready again.
+//
+// Leadership: a member starts the controllers once it leads and has applied everything
+// committed before its term, and stops them the moment it stops leading. A new leader gives
+// every node a fresh grace period. Every write carries the resourceVersion the controller
+// read, so a deposed leader's late write cannot overwrite newer state.
+//
+// Level-triggered: the leader's cache of objects is fed by the store's watch (so it is exactly
+// the applied state), every change marks the affected work dirty, and a periodic resync marks
+// everything dirty to repair what any missed event left behind.
+//
+// Runs on the node's io thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "controlplane/registry.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace tug::store {
+class RaftNode;
+class WatchHub;
+}  // namespace tug::store
+
+namespace tug::cp {
+
+struct ControllerOptions {
+  int64_t node_grace_ms = 5000;
+  int64_t resync_ms = 30000;
+  int64_t tick_ms = 100;           // how often leadership and node liveness are checked
+  int64_t event_ttl_s = 3600;      // Events older than this are deleted (as Kubernetes does)
+  // A monotonic clock in milliseconds (tests pass a fake one).
+  std::function<int64_t()> now_ms;
+};
+
+class ControllerManager {
+ public:
+  ControllerManager(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+                    Registry& registry, ControllerOptions o);
+  ~ControllerManager();
+
+  // Starts checking for leadership (a timer).
+  void Start();
+  void Stop();
+
+  // A worker node's heartbeat, delivered on the leader.
+  void Heartbeat(const std::string& node);
+
+  // Whether this member currently runs the controllers.
+  bool running() const { return running_; }
+  // Runs one round now (tests with a fake clock call this instead of waiting for the timer).
+  void Tick();
+
+ private:
+  struct Timer;
+  void Become();
+  void Lose(const char* why);
+  // Called while the store applies a write: updates the cache and marks work, never writes.
+  void OnEvent(const std::string& key, const nlohmann::json* before, const nlohmann::json* after);
+  void Kick();
+  void Process();
+  void SyncDeployment(const std::string& key);
+  void DeleteOrphans();
+  void SchedulePending();
+  void JudgeNodes();
+  void CollectEvents();
+  void RecordEvent(const nlohmann::json& involved, const std::string& type,
+                   const std::string& reason, const std::string& message,
+                   const std::string& component);
+  // Marks a write for `token` in flight; false if one already is (then skip it).
+  bool Begin(const std::string& token);
+  // The callback that ends it: logs a failure (a conflict just means "look again") and asks
+  // for another round.
+  ReplyFn Finish(const std::string& token, const std::string& what);
+  int64_t Now() const;
+
+  boost::asio::io_context& io_;
+  store::RaftNode& node_;
+  store::WatchHub& hub_;
+  Registry& registry_;
+  ControllerOptions opt_;
+  std::unique_ptr<Timer> timer_;
+
+  bool running_ = false;
+  uint64_t epoch_ = 0;  // bumped when leadership is lost: late callbacks are ignored
+  uint64_t watch_ = 0;
+  bool kicked_ = false;
+  int64_t judging_since_ = 0;
+  int64_t last_resync_ = 0;
+
+  // The leader's cache: store key -> object (with resourceVersion), by kind.
+  std::map<std::string, nlohmann::json> deployments_, pods_, nodes_;
+  std::map<std::string, std::string> deployment_by_uid_;  // uid -> key
+  std::map<std::string, std::set<std::string>> pods_by_owner_;  // owner uid -> pod keys
+
+  std::set<std::string> dirty_deployments_;
+  bool schedule_dirty_ = false;
+  bool orphans_dirty_ = false;
+  std::set<std::string> inflight_;  // tokens of writes not yet answered
+  std::map<std::string, int64_t> heartbeats_;  // node name -> last heartbeat (ms)
+  std::map<std::string, std::string> unschedulable_said_;  // pod key -> message written
+  std::map<std::string, std::string> assumed_;  // pod key -> node of a bind in flight
+};
+
+}  // namespace tug::cp
