@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -93,6 +94,10 @@ int main(int argc, char** argv) {
   if (leader < 0) return 1;
   HttpClient api(c.Apis(), c.Token());
   int registered = std::max(nodes, hb_nodes);
+  // Heartbeats from the start, so that no node is declared dead while the rest register.
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0};
+  std::thread hb([&] { Heartbeats(c, registered, 4, stop, sent); });
   for (int i = 0; i < registered; ++i) {
     (void)api.Post("/api/v1/nodes", NodeJson("node-" + std::to_string(i)));
   }
@@ -104,9 +109,6 @@ int main(int argc, char** argv) {
     (void)api.Do("PATCH", "/api/v1/nodes/node-" + std::to_string(i),
                   R"({"spec":{"unschedulable":true}})", o);
   }
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> sent{0};
-  std::thread hb([&] { Heartbeats(c, registered, 4, stop, sent); });
   uint64_t commit0 = CommitIndex(c, leader);
   json d = {{"metadata", {{"name", "big"}}},
             {"spec",
@@ -133,6 +135,20 @@ int main(int argc, char** argv) {
   uint64_t commit1 = CommitIndex(c, leader);
   std::printf("controllers_bench: 3 tugd; a %d-replica deployment over %d nodes\n", replicas,
               nodes);
+  {
+    std::map<std::string, int> reasons;
+    auto evs = api.Get("/api/v1/events");
+    if (evs.ok() && evs->status == 200) {
+      json list = json::parse(evs->body);
+      for (const auto& e : list["items"]) ++reasons[e.value("reason", "")];
+    } else {
+      std::printf("  (cannot list events: %s)\n",
+                  evs.ok() ? evs->body.substr(0, 200).c_str() : evs.status().message().c_str());
+    }
+    std::string list;
+    for (const auto& [r, n] : reasons) list += " " + r + "=" + std::to_string(n);
+    std::printf("  events:%s\n", list.c_str());
+  }
   std::printf("  all %zu pods bound after %.2f s; %.2f Raft entries per pod (creates, binds, "
               "status, events)\n",
               bound, secs, static_cast<double>(commit1 - commit0) / replicas);

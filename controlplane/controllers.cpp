@@ -75,6 +75,16 @@ void SetCondition(json& obj, const json& cond) {
   conds.push_back(cond);
 }
 
+bool NodeIsReady(const json& node) {
+  if (!node.contains("status") || !node["status"].is_object()) return false;
+  const json& st = node["status"];
+  if (!st.contains("conditions") || !st["conditions"].is_array()) return false;
+  for (const auto& c : st["conditions"]) {
+    if (api::StringField(c, "type") == "Ready") return api::StringField(c, "status") == "True";
+  }
+  return false;
+}
+
 // A write of `next` guarded by the resourceVersion the controller read.
 Registry::Mutation Guarded(json next) {
   return [next = std::move(next)](const json&) -> std::variant<json, Reply> { return next; };
@@ -110,6 +120,7 @@ ControllerManager::~ControllerManager() { Stop(); }
 int64_t ControllerManager::Now() const { return opt_.now_ms(); }
 
 void ControllerManager::Start() {
+  if (!opt_.enabled) return;
   timer_->t.expires_after(std::chrono::milliseconds(opt_.tick_ms));
   timer_->t.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
@@ -136,7 +147,15 @@ void ControllerManager::Tick() {
     orphans_dirty_ = true;
     CollectEvents();
   }
-  JudgeNodes();
+  // Liveness is judged a few times per grace period, not on every tick: it looks at every
+  // node, and a thousand nodes heartbeating must cost the leader little.
+  // (The cadence is real time; the verdicts use the controllers' clock, fake in tests.)
+  auto real_now = std::chrono::steady_clock::now();
+  if (real_now - last_judged_ >=
+      std::chrono::milliseconds(std::min<int64_t>(opt_.node_grace_ms / 10, 250))) {
+    last_judged_ = real_now;
+    JudgeNodes();
+  }
   Process();
 }
 
@@ -374,16 +393,10 @@ void ControllerManager::DeleteOrphans() {
 }
 
 void ControllerManager::SchedulePending() {
-  std::vector<json> nodes, pods;
-  for (const auto& [k, n] : nodes_) nodes.push_back(n);
-  for (const auto& [k, p] : pods_) {
-    pods.push_back(p);
-    // A bind still in flight counts as done (Kubernetes' "assumed" pods): otherwise the next
-    // round would place more pods on the same node before the first bind lands.
-    auto a = assumed_.find(k);
-    if (a != assumed_.end() && PodNode(p).empty()) pods.back()["spec"]["nodeName"] = a->second;
-  }
-  SchedulingInput in = BuildSchedulingInput(nodes, pods);
+  std::vector<const json*> nodes, pods;
+  for (const auto& [k, n] : nodes_) nodes.push_back(&n);
+  for (const auto& [k, p] : pods_) pods.push_back(&p);
+  SchedulingInput in = BuildSchedulingInput(nodes, pods, assumed_);
   std::vector<sched::PodRequest> pending = std::move(in.pending);
   if (pending.empty()) return;
   sched::Decision decision = sched::Schedule(std::move(in.nodes), pending);
@@ -395,15 +408,15 @@ void ControllerManager::SchedulePending() {
     next["spec"]["nodeName"] = placement.node;
     std::string token = "bind:" + key;
     Begin(token);
-    assumed_[key] = placement.node;
+    assumed_[placement.pod] = placement.node;
     ReplyFn finish = Finish(token, "bind pod " + placement.pod);
     json pod = it->second;
     std::string node = placement.node;
     registry_.Update(Kind("pods"), Meta(pod, "namespace"), Meta(pod, "name"),
                      Registry::Part::kMain, Guarded(next),
-                     [this, finish, pod, node, key, epoch = epoch_](Reply r) {
+                     [this, finish, pod, node, placed = placement.pod, epoch = epoch_](Reply r) {
                        if (epoch == epoch_) {
-                         assumed_.erase(key);
+                         assumed_.erase(placed);
                          if (!r.ok()) schedule_dirty_ = true;  // try again on fresh state
                        }
                        if (r.ok() && epoch == epoch_) {
@@ -439,7 +452,11 @@ void ControllerManager::JudgeNodes() {
   int64_t now = Now();
   std::set<std::string> down;
   for (const auto& [key, n] : nodes_) {
-    api::NodeInfo info = api::ReadNode(n);
+    // Only readiness matters here (this runs for every node several times a second).
+    struct {
+      std::string name;
+      bool ready;
+    } info{Meta(n, "name"), NodeIsReady(n)};
     auto hb = heartbeats_.find(info.name);
     int64_t last = hb == heartbeats_.end() ? 0 : hb->second;
     bool alive = NodeAlive(last, judging_since_, now, opt_.node_grace_ms);

@@ -21,6 +21,7 @@
 // Runs on the node's io thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,7 @@ class WatchHub;
 namespace tug::cp {
 
 struct ControllerOptions {
+  bool enabled = true;  // false: never start (a member that serves the API only)
   int64_t node_grace_ms = 5000;
   int64_t resync_ms = 30000;
   int64_t tick_ms = 100;           // how often leadership and node liveness are checked
@@ -105,6 +107,7 @@ class ControllerManager {
   bool kicked_ = false;
   int64_t judging_since_ = 0;
   int64_t last_resync_ = 0;
+  std::chrono::steady_clock::time_point last_judged_{};
 
   // The leader's cache: store key -> object (with resourceVersion), by kind.
   std::map<std::string, nlohmann::json> deployments_, pods_, nodes_;
@@ -117,7 +120,7 @@ class ControllerManager {
   std::set<std::string> inflight_;  // tokens of writes not yet answered
   std::map<std::string, int64_t> heartbeats_;  // node name -> last heartbeat (ms)
   std::map<std::string, std::string> unschedulable_said_;  // pod key -> message written
-  std::map<std::string, std::string> assumed_;  // pod key -> node of a bind in flight
+  std::map<std::string, std::string> assumed_;  // "ns/name" -> node of a bind in flight
 };
 
 }  // namespace tug::cp

@@ -5,7 +5,7 @@
 
 #include "api/node.h"
 #include "api/validation.h"
-#include "api/workload.h"
+#include "api/quantity.h"
 
 namespace tug::cp {
 
@@ -168,12 +168,46 @@ DeploymentPlan ReconcileDeployment(const json& d, const std::vector<json>& pods)
   return plan;
 }
 
-SchedulingInput BuildSchedulingInput(const std::vector<json>& nodes,
-                                     const std::vector<json>& pods) {
+namespace {
+
+// A pod's requests and node selector, read without validating (the API did that): this runs
+// for every pod in every scheduling round.
+sched::PodRequest RequestOf(const json& p) {
+  sched::PodRequest req;
+  req.key = Str(p, "metadata", "namespace") + "/" + Name(p);
+  req.owner = PodOwner(p);
+  auto add = [](const json& q, int64_t scale) -> int64_t {
+    if (!q.is_string() && !q.is_number()) return 0;
+    auto v = api::Quantity::Parse(q.is_string() ? q.get<std::string>() : q.dump());
+    return v.ok() ? v->milli() / scale : 0;
+  };
+  const json& containers = Field(p, "spec", "containers");
+  if (containers.is_array()) {
+    for (const auto& c : containers) {
+      const json& requests = Field(c, "resources", "requests");
+      if (!requests.is_object()) continue;
+      if (requests.contains("cpu")) req.cpu += add(requests["cpu"], 1);
+      if (requests.contains("memory")) req.memory += add(requests["memory"], 1000);
+    }
+  }
+  const json& sel = Field(p, "spec", "nodeSelector");
+  if (sel.is_object()) {
+    for (const auto& [k, v] : sel.items()) {
+      if (v.is_string()) req.node_selector[k] = v.get<std::string>();
+    }
+  }
+  return req;
+}
+
+}  // namespace
+
+SchedulingInput BuildSchedulingInput(const std::vector<const json*>& nodes,
+                                     const std::vector<const json*>& pods,
+                                     const std::map<std::string, std::string>& assumed) {
   SchedulingInput in;
   std::map<std::string, size_t> index;
-  for (const auto& n : nodes) {
-    api::NodeInfo info = api::ReadNode(n);
+  for (const json* n : nodes) {
+    api::NodeInfo info = api::ReadNode(*n);
     sched::NodeState s;
     s.name = info.name;
     s.labels = info.labels;
@@ -185,21 +219,16 @@ SchedulingInput BuildSchedulingInput(const std::vector<json>& nodes,
     in.nodes.push_back(std::move(s));
   }
   std::vector<std::pair<std::string, sched::PodRequest>> pending;
-  for (const auto& p : pods) {
-    if (PodTerminal(p)) continue;
-    std::vector<std::string> errors;
-    api::PodSpec spec = api::ReadPodSpec(Field(p, "spec"), "spec", &errors);
-    sched::PodRequest req;
-    req.key = Str(p, "metadata", "namespace") + "/" + Name(p);
-    req.owner = PodOwner(p);
-    for (const auto& c : spec.containers) {
-      req.cpu += c.cpu_request.milli();
-      req.memory += c.memory_request.milli() / 1000;
-    }
-    req.node_selector = spec.node_selector;
-    std::string node = PodNode(p);
+  for (const json* p : pods) {
+    if (PodTerminal(*p)) continue;
+    sched::PodRequest req = RequestOf(*p);
+    std::string node = PodNode(*p);
     if (node.empty()) {
-      pending.emplace_back(Created(p) + "/" + req.key, std::move(req));
+      auto a = assumed.find(req.key);
+      if (a != assumed.end()) node = a->second;
+    }
+    if (node.empty()) {
+      pending.emplace_back(Created(*p) + "/" + req.key, std::move(req));
       continue;
     }
     auto it = index.find(node);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,13 +45,16 @@ DeploymentPlan ReconcileDeployment(const nlohmann::json& deployment,
                                    const std::vector<nlohmann::json>& pods);
 
 // What the scheduler needs from the cache: every node's state (requests of the live pods
-// bound to it, replicas per owner) and the pods waiting for a node, oldest first.
+// bound to it, replicas per owner) and the pods waiting for a node, oldest first. `assumed`
+// ("namespace/name" -> node) are binds in flight: they count as bound (Kubernetes' assumed
+// pods), or the next round would place more pods on the same node before they land.
 struct SchedulingInput {
   std::vector<sched::NodeState> nodes;
   std::vector<sched::PodRequest> pending;
 };
-SchedulingInput BuildSchedulingInput(const std::vector<nlohmann::json>& nodes,
-                                     const std::vector<nlohmann::json>& pods);
+SchedulingInput BuildSchedulingInput(const std::vector<const nlohmann::json*>& nodes,
+                                     const std::vector<const nlohmann::json*>& pods,
+                                     const std::map<std::string, std::string>& assumed = {});
 
 // A node's Ready condition as the node controller sets it: {"type":"Ready","status":...}.
 nlohmann::json ReadyCondition(bool ready, const std::string& reason, const std::string& message,

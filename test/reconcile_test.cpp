@@ -164,18 +164,22 @@ TEST_CASE("scheduling input counts the requests of live bound pods", "[reconcile
                      {"resources", {{"requests", {{"cpu", "250m"}}}}}}}}}},
                 {"status", {{"phase", phase}}}};
   };
-  auto in = BuildSchedulingInput(
-      {node}, {pod("bound", "n1", "Running", "2026-01-01T00:00:00Z"),
-               pod("done", "n1", "Failed", "2026-01-01T00:00:00Z"),
-               pod("late", "", "Pending", "2026-01-03T00:00:00Z"),
-               pod("early", "", "Pending", "2026-01-02T00:00:00Z")});
+  std::vector<json> pods = {pod("bound", "n1", "Running", "2026-01-01T00:00:00Z"),
+                            pod("done", "n1", "Failed", "2026-01-01T00:00:00Z"),
+                            pod("late", "", "Pending", "2026-01-03T00:00:00Z"),
+                            pod("early", "", "Pending", "2026-01-02T00:00:00Z"),
+                            pod("binding", "", "Pending", "2026-01-01T00:00:00Z")};
+  std::vector<const json*> ptrs;
+  for (const auto& p : pods) ptrs.push_back(&p);
+  // "binding" has a bind in flight to n1: it counts as bound there.
+  auto in = BuildSchedulingInput({&node}, ptrs, {{"default/binding", "n1"}});
   REQUIRE(in.nodes.size() == 1);
   CHECK(in.nodes[0].ready);
   CHECK(in.nodes[0].cpu_allocatable == 2000);
   CHECK(in.nodes[0].memory_allocatable == 1LL << 30);
-  CHECK(in.nodes[0].cpu_requested == 750);
-  CHECK(in.nodes[0].memory_requested == 128LL << 20);
-  CHECK(in.nodes[0].pods_by_owner.at("u1") == 1);
+  CHECK(in.nodes[0].cpu_requested == 1500);
+  CHECK(in.nodes[0].memory_requested == 256LL << 20);
+  CHECK(in.nodes[0].pods_by_owner.at("u1") == 2);
   REQUIRE(in.pending.size() == 2);
   CHECK(in.pending[0].key == "default/early");
   CHECK(in.pending[1].key == "default/late");

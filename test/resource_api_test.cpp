@@ -1,6 +1,6 @@
-// The Kubernetes-shaped API against three real tugd processes: every verb on every kind,
-// optimistic concurrency, subresources, selectors, watches (order, resume, 410), the same
-// answers through followers, bad input, authentication and metrics.
+// The Kubernetes-shaped API against three real tugd processes (with the controllers off):
+// every verb on every kind, optimistic concurrency, subresources, selectors, watches (order,
+// resume, 410), the same answers through followers, bad input, authentication and metrics.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -152,6 +152,14 @@ std::vector<Kind> Kinds() {
   };
 }
 
+// The API on its own: these tests check what the API does with each request, so the
+// controllers (which would schedule the test's pods and write statuses) stay off.
+ClusterOptions ApiOnly() {
+  ClusterOptions o;
+  o.extra_args = {"--run-controllers", "false"};
+  return o;
+}
+
 TugdCluster& Started(TugdCluster& c) {
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
@@ -162,7 +170,7 @@ TugdCluster& Started(TugdCluster& c) {
 
 TEST_CASE("create, get, list, replace, merge-patch and delete work for every kind",
           "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api api(c, c.Apis());
   for (const Kind& k : Kinds()) {
@@ -229,7 +237,7 @@ TEST_CASE("create, get, list, replace, merge-patch and delete work for every kin
 
 TEST_CASE("generation counts spec changes, and status and scale are subresources",
           "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api api(c, c.Apis());
   const std::string d = "/apis/apps/v1/namespaces/default/deployments";
@@ -303,7 +311,7 @@ TEST_CASE("generation counts spec changes, and status and scale are subresources
 }
 
 TEST_CASE("a write with a stale resourceVersion gets 409 and changes nothing", "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api api(c, c.Apis());
   const std::string pods = "/api/v1/namespaces/default/pods";
@@ -358,7 +366,7 @@ TEST_CASE("a write with a stale resourceVersion gets 409 and changes nothing", "
 }
 
 TEST_CASE("list and watch select by labels and fields", "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api api(c, c.Apis());
   const std::string pods = "/api/v1/namespaces/default/pods";
@@ -429,8 +437,8 @@ TEST_CASE("list and watch select by labels and fields", "[api][cluster]") {
 TEST_CASE("a watch streams every change in order, resumes without gaps or repeats, and answers "
           "410 for a compacted revision",
           "[api][cluster][watch]") {
-  ClusterOptions o;
-  o.extra_args = {"--history-events", "40"};
+  ClusterOptions o = ApiOnly();
+  o.extra_args.insert(o.extra_args.end(), {"--history-events", "40"});
   TugdCluster c(o);
   Started(c);
   int leader = c.Leader();
@@ -509,7 +517,7 @@ TEST_CASE("a watch streams every change in order, resumes without gaps or repeat
 }
 
 TEST_CASE("a follower answers as the leader does", "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   int leader = c.Leader();
   const std::string pods = "/api/v1/namespaces/default/pods";
@@ -538,8 +546,8 @@ TEST_CASE("a follower answers as the leader does", "[api][cluster]") {
 }
 
 TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster]") {
-  ClusterOptions o;
-  o.extra_args = {"--max-request-bytes", "65536"};
+  ClusterOptions o = ApiOnly();
+  o.extra_args.insert(o.extra_args.end(), {"--max-request-bytes", "65536"});
   TugdCluster c(o);
   Started(c);
   Api api(c, c.Apis());
@@ -642,7 +650,7 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
 }
 
 TEST_CASE("every endpoint but the health checks needs the cluster token", "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api none(std::vector<std::string>{c.Api(0)}, "");
   Api wrong(std::vector<std::string>{c.Api(0)}, "not-the-token");
@@ -665,7 +673,7 @@ TEST_CASE("every endpoint but the health checks needs the cluster token", "[api]
 
 TEST_CASE("without --token-file the members agree on a generated token kept in each data dir",
           "[api][cluster]") {
-  ClusterOptions o;
+  ClusterOptions o = ApiOnly();
   o.token_file = false;
   TugdCluster c(o);
   c.StartAll();
@@ -697,7 +705,7 @@ TEST_CASE("without --token-file the members agree on a generated token kept in e
 
 TEST_CASE("/metrics reports requests, Raft and watchers in the Prometheus format",
           "[api][cluster]") {
-  TugdCluster c;
+  TugdCluster c(ApiOnly());
   Started(c);
   Api api(c, {c.Api(0)});
   REQUIRE(api.Post("/api/v1/namespaces/default/pods", Pod("m", "a")).code == 201);
@@ -728,7 +736,7 @@ TEST_CASE("/metrics reports requests, Raft and watchers in the Prometheus format
 
 TEST_CASE("without a quorum, requests get 503 within the request timeout and change nothing",
           "[api][cluster]") {
-  ClusterOptions o;
+  ClusterOptions o = ApiOnly();
   o.request_timeout_ms = 1500;
   TugdCluster c(o);
   Started(c);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   tug::store::NodeOptions o;
   std::string initial_cluster, token_file, log_level = "info";
   int node_grace_ms = 5000;
+  bool run_controllers = true;
   uint64_t max_request_bytes = 3 << 20;
   app.add_option("--name", o.name, "this member's name in --initial-cluster")->required();
   app.add_option("--data-dir", o.data_dir, "where the WAL, snapshots and token live")->required();
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   app.add_option("--node-grace-ms", node_grace_ms,
                  "heartbeat silence before a worker node is NotReady")
       ->default_val(5000);
+  app.add_option("--run-controllers", run_controllers,
+                 "run the controllers (deployments, scheduler, node lifecycle) while leading; "
+                 "false serves the API only")
+      ->default_val(true);
   app.add_option("--token-file", token_file,
                  "bearer token file (default: generated in the data dir)");
   app.add_option("--snapshot-entries", o.snapshot_entries, "applied entries between snapshots")
@@ -79,6 +84,7 @@ int main(int argc, char** argv) {
   tug::store::RaftNode& n = *node.value();
   tug::cp::ControllerOptions controllers;
   controllers.node_grace_ms = node_grace_ms;
+  controllers.enabled = run_controllers;
   auto api = tug::cp::ApiServer::Create(io, n, o.data_dir, token_file, controllers);
   if (!api.ok()) return Fail(api.status().message());
   tug::cp::ApiServer& server = *api.value();
