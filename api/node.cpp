@@ -16,7 +16,8 @@ void CheckResources(const json& list, const std::string& path, std::vector<std::
     InvalidError(path, list, "must be a map of resource names to quantities", errors);
     return;
   }
-  for (const auto& [k, v] : list.items()) (void)ReadQuantity(v, path + "." + k, errors);
+  for (const auto& [k, v] : list.items())
+    (void)ReadQuantity(v, path + "." + k, errors);
 }
 
 Quantity QuantityOr(const json& list, const char* name) {
@@ -63,8 +64,8 @@ NodeInfo ReadNode(const json& node) {
     }
   }
   const json spec = node.is_object() ? node.value("spec", json::object()) : json::object();
-  n.unschedulable = spec.is_object() && spec.contains("unschedulable") &&
-                    spec["unschedulable"] == true;
+  n.unschedulable =
+      spec.is_object() && spec.contains("unschedulable") && spec["unschedulable"] == true;
   const json st = node.is_object() ? node.value("status", json::object()) : json::object();
   if (!st.is_object()) return n;
   json alloc = st.contains("allocatable") ? st["allocatable"] : st.value("capacity", json());

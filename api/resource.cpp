@@ -12,8 +12,7 @@ namespace tug::api {
 bool ResourceInfo::AllowsField(const std::string& field) const {
   if (field == "metadata.name") return true;
   if (field == "metadata.namespace") return namespaced;
-  return std::find(field_selectors.begin(), field_selectors.end(), field) !=
-         field_selectors.end();
+  return std::find(field_selectors.begin(), field_selectors.end(), field) != field_selectors.end();
 }
 
 const std::vector<ResourceInfo>& Resources() {
@@ -48,9 +47,12 @@ const std::vector<ResourceInfo>& Resources() {
     events.version = "v1";
     events.kind = "Event";
     events.short_names = {"ev"};
-    events.field_selectors = {"involvedObject.kind",      "involvedObject.name",
-                              "involvedObject.namespace", "involvedObject.uid",
-                              "reason",                   "type"};
+    events.field_selectors = {"involvedObject.kind",
+                              "involvedObject.name",
+                              "involvedObject.namespace",
+                              "involvedObject.uid",
+                              "reason",
+                              "type"};
     events.prepare = &PrepareEvent;
     v.push_back(events);
 
@@ -85,7 +87,8 @@ const ResourceInfo* ResolveResource(const std::string& typed) {
     std::transform(kind.begin(), kind.end(), kind.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     std::vector<std::string> names = {r.name, r.singular, kind};
-    for (const auto& s : r.short_names) names.push_back(s);
+    for (const auto& s : r.short_names)
+      names.push_back(s);
     for (const auto& n : names) {
       if (t == n || (!r.group.empty() && t == n + "." + r.group)) return &r;
     }

@@ -22,7 +22,8 @@ Result<std::vector<std::string>> SplitTop(const std::string& text) {
   int depth = 0;
   for (char c : text) {
     if (c == '(') ++depth;
-    if (c == ')' && --depth < 0) return Status::Invalid("unbalanced ')' in selector \"" + text + "\"");
+    if (c == ')' && --depth < 0)
+      return Status::Invalid("unbalanced ')' in selector \"" + text + "\"");
     if (c == ',' && depth == 0) {
       parts.push_back(cur);
       cur.clear();
@@ -105,7 +106,8 @@ Result<Requirement> ParseRequirement(const std::string& part, bool sets, bool la
       size_t start = 0;
       while (true) {
         size_t comma = inner.find(',', start);
-        r.values.push_back(Trim(inner.substr(start, comma == std::string::npos ? comma : comma - start)));
+        r.values.push_back(
+            Trim(inner.substr(start, comma == std::string::npos ? comma : comma - start)));
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
@@ -152,7 +154,8 @@ bool LabelSelector::Matches(const json& labels) const {
     bool has = labels.is_object() && labels.contains(r.key) && labels[r.key].is_string();
     std::string v = has ? labels[r.key].get<std::string>() : "";
     bool in = false;
-    for (const auto& x : r.values) in = in || (has && x == v);
+    for (const auto& x : r.values)
+      in = in || (has && x == v);
     switch (r.op) {
       case Requirement::Op::kEquals:
       case Requirement::Op::kIn:
@@ -179,16 +182,29 @@ std::string LabelSelector::ToString() const {
     if (!out.empty()) out += ",";
     auto set = [&] {
       std::string s = "(";
-      for (size_t i = 0; i < r.values.size(); ++i) s += (i ? "," : "") + r.values[i];
+      for (size_t i = 0; i < r.values.size(); ++i)
+        s += (i ? "," : "") + r.values[i];
       return s + ")";
     };
     switch (r.op) {
-      case Requirement::Op::kEquals: out += r.key + "=" + r.values[0]; break;
-      case Requirement::Op::kNotEquals: out += r.key + "!=" + r.values[0]; break;
-      case Requirement::Op::kIn: out += r.key + " in " + set(); break;
-      case Requirement::Op::kNotIn: out += r.key + " notin " + set(); break;
-      case Requirement::Op::kExists: out += r.key; break;
-      case Requirement::Op::kNotExists: out += "!" + r.key; break;
+      case Requirement::Op::kEquals:
+        out += r.key + "=" + r.values[0];
+        break;
+      case Requirement::Op::kNotEquals:
+        out += r.key + "!=" + r.values[0];
+        break;
+      case Requirement::Op::kIn:
+        out += r.key + " in " + set();
+        break;
+      case Requirement::Op::kNotIn:
+        out += r.key + " notin " + set();
+        break;
+      case Requirement::Op::kExists:
+        out += r.key;
+        break;
+      case Requirement::Op::kNotExists:
+        out += "!" + r.key;
+        break;
     }
   }
   return out;
@@ -200,8 +216,9 @@ Result<FieldSelector> FieldSelector::Parse(const std::string& text) {
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    auto r = ParseRequirement(text.substr(start, comma == std::string::npos ? comma : comma - start),
-                              /*sets=*/false, /*label_values=*/false);
+    auto r =
+        ParseRequirement(text.substr(start, comma == std::string::npos ? comma : comma - start),
+                         /*sets=*/false, /*label_values=*/false);
     if (!r.ok()) return r.status();
     s.reqs_.push_back(r.value());
     if (comma == std::string::npos) break;

@@ -19,7 +19,9 @@ void Invalid(const std::string& path, const json& value, const std::string& why,
   InvalidError(path, value, why, errors);
 }
 
-std::string Str(const json& obj, const char* field) { return StringField(obj, field); }
+std::string Str(const json& obj, const char* field) {
+  return StringField(obj, field);
+}
 
 std::vector<std::string> StringList(const json& spec, const char* field, const std::string& path,
                                     std::vector<std::string>* errors) {

@@ -73,7 +73,8 @@ void Heartbeats(tug::testing::TugdCluster& c, int n, int threads, std::atomic<bo
       }
     });
   }
-  for (auto& t : ts) t.join();
+  for (auto& t : ts)
+    t.join();
 }
 
 }  // namespace
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
     tug::api::RequestOptions o;
     o.content_type = "application/merge-patch+json";
     (void)api.Do("PATCH", "/api/v1/nodes/node-" + std::to_string(i),
-                  R"({"spec":{"unschedulable":true}})", o);
+                 R"({"spec":{"unschedulable":true}})", o);
   }
   uint64_t commit0 = CommitIndex(c, leader);
   json d = {{"metadata", {{"name", "big"}}},
@@ -124,7 +125,8 @@ int main(int argc, char** argv) {
   (void)api.Post("/apis/apps/v1/namespaces/default/deployments", d.dump());
   size_t bound = 0;
   while (Clock::now() - t0 < std::chrono::seconds(120)) {
-    auto r = api.Get("/api/v1/namespaces/default/pods?labelSelector=app%3Dbig&fieldSelector=spec.nodeName!%3D");
+    auto r = api.Get(
+        "/api/v1/namespaces/default/pods?labelSelector=app%3Dbig&fieldSelector=spec.nodeName!%3D");
     if (r.ok() && r->status == 200) bound = json::parse(r->body)["items"].size();
     if (bound >= static_cast<size_t>(replicas)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -140,18 +142,21 @@ int main(int argc, char** argv) {
     auto evs = api.Get("/api/v1/events");
     if (evs.ok() && evs->status == 200) {
       json list = json::parse(evs->body);
-      for (const auto& e : list["items"]) ++reasons[e.value("reason", "")];
+      for (const auto& e : list["items"])
+        ++reasons[e.value("reason", "")];
     } else {
       std::printf("  (cannot list events: %s)\n",
                   evs.ok() ? evs->body.substr(0, 200).c_str() : evs.status().message().c_str());
     }
     std::string list;
-    for (const auto& [r, n] : reasons) list += " " + r + "=" + std::to_string(n);
+    for (const auto& [r, n] : reasons)
+      list += " " + r + "=" + std::to_string(n);
     std::printf("  events:%s\n", list.c_str());
   }
-  std::printf("  all %zu pods bound after %.2f s; %.2f Raft entries per pod (creates, binds, "
-              "status, events)\n",
-              bound, secs, static_cast<double>(commit1 - commit0) / replicas);
+  std::printf(
+      "  all %zu pods bound after %.2f s; %.2f Raft entries per pod (creates, binds, "
+      "status, events)\n",
+      bound, secs, static_cast<double>(commit1 - commit0) / replicas);
 
   // Part 2: heartbeats only.
   uint64_t commit2 = CommitIndex(c, leader);
@@ -163,9 +168,10 @@ int main(int argc, char** argv) {
   uint64_t hb_sent = sent - sent0;
   stop = true;
   hb.join();
-  std::printf("  %d nodes heartbeating every second for %d s (%.0f heartbeats/s over all "
-              "members): leader CPU %.1f%% of a core, %llu log entries written\n",
-              registered, seconds, static_cast<double>(hb_sent) / seconds,
-              100.0 * (cpu1 - cpu0) / seconds, static_cast<unsigned long long>(commit3 - commit2));
+  std::printf(
+      "  %d nodes heartbeating every second for %d s (%.0f heartbeats/s over all "
+      "members): leader CPU %.1f%% of a core, %llu log entries written\n",
+      registered, seconds, static_cast<double>(hb_sent) / seconds, 100.0 * (cpu1 - cpu0) / seconds,
+      static_cast<unsigned long long>(commit3 - commit2));
   return 0;
 }

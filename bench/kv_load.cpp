@@ -99,8 +99,8 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
     if (w.pods) {
       // A pod the size of a small real one: labels, a container with a command and a port.
       req.body() = "{\"metadata\":{\"name\":\"p" + std::to_string(w.round) + "-" +
-                   std::string(key + 1, 15) +
-                   "\",\"labels\":{\"app\":\"load\",\"client\":\"c" + std::to_string(id) +
+                   std::string(key + 1, 15) + "\",\"labels\":{\"app\":\"load\",\"client\":\"c" +
+                   std::to_string(id) +
                    "\"}},\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"web:1\","
                    "\"command\":[\"/bin/web\",\"--port\",\"8080\"],\"ports\":[{\"name\":"
                    "\"http\",\"containerPort\":8080}],\"resources\":{\"requests\":{\"cpu\":"
@@ -191,11 +191,10 @@ int main(int argc, char** argv) {
     auto end =
         start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     for (int c = 0; c < clients; ++c) {
-      asio::co_spawn(
-          io,
-          Client(eps[static_cast<size_t>(c) % eps.size()], c, end, &stats[static_cast<size_t>(c)],
-                 workload),
-          asio::detached);
+      asio::co_spawn(io,
+                     Client(eps[static_cast<size_t>(c) % eps.size()], c, end,
+                            &stats[static_cast<size_t>(c)], workload),
+                     asio::detached);
     }
     io.run();
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();

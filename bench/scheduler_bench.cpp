@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
     placed = d.placements.size();
   }
   std::sort(times.begin(), times.end());
-  std::printf("scheduler: %d pods onto %d nodes in one batch: median %.1f ms (%.1f us per pod), "
-              "%zu placed\n",
-              pods, nodes, times[2], times[2] * 1000 / pods, placed);
+  std::printf(
+      "scheduler: %d pods onto %d nodes in one batch: median %.1f ms (%.1f us per pod), "
+      "%zu placed\n",
+      pods, nodes, times[2], times[2] * 1000 / pods, placed);
   return 0;
 }

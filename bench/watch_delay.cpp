@@ -5,16 +5,16 @@
 // machine as the members: on two cores part of the added latency is theirs. Asserts nothing.
 //
 //   watch_delay [--watchers 100] [--writes 300] [--followers-only true]
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
-#include <unistd.h>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,7 +42,9 @@ double CpuSeconds(const tug::testing::TugdCluster& c) {
   return total / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
 
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -152,7 +154,8 @@ int main(int argc, char** argv) {
   std::map<std::string, Clock::time_point> started;
   double cpu1 = CpuSeconds(c);
   auto loaded = Write(c, leader, "pod", writes, &started);
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   double loaded_cpu = (CpuSeconds(c) - cpu1) * 1000 / writes;
 
   std::vector<double> delays;
@@ -164,8 +167,7 @@ int main(int argc, char** argv) {
   missing = static_cast<size_t>(watchers) * static_cast<size_t>(writes) - delays.size();
   std::printf("watch_delay: 3 tugd, %d watchers over 3 members, %d sequential pod creates\n",
               watchers, writes);
-  std::printf("%-28s %9s %9s %9s %18s\n", "", "p50 ms", "p99 ms", "max ms",
-              "server CPU ms/pod");
+  std::printf("%-28s %9s %9s %9s %18s\n", "", "p50 ms", "p99 ms", "max ms", "server CPU ms/pod");
   std::printf("%-28s %9.2f %9.2f %9.2f %18.2f\n", "create, nobody watching", Pct(base, 0.5),
               Pct(base, 0.99), Pct(base, 1.0), base_cpu);
   std::printf("%-28s %9.2f %9.2f %9.2f %18.2f\n", "create, watchers connected", Pct(loaded, 0.5),

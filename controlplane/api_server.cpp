@@ -128,7 +128,8 @@ void ApiServer::KeepToken() {
       auto* put = txn->add_success()->mutable_request_put();
       put->set_key(TokenAuth::kStoreKey);
       put->set_value(token.value());
-      node_.Propose(std::move(req), [this](Result<storepb::Response>) { proposing_token_ = false; });
+      node_.Propose(std::move(req),
+                    [this](Result<storepb::Response>) { proposing_token_ = false; });
     }
   }
   timer_->t.expires_after(kTokenCheck);
@@ -151,9 +152,9 @@ void ApiServer::Handle(HttpRequest req, Respond respond) {
     resource = "unknown";  // keeps the label set bounded whatever paths clients try
   }
   Respond measured = [respond, m = metrics_, verb, resource, start](HttpResponse r) {
-    m->ObserveRequest(verb, resource, r.status,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                          .count());
+    m->ObserveRequest(
+        verb, resource, r.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     respond(std::move(r));
   };
   try {
@@ -192,16 +193,19 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
       req.path.size() > kHeartbeatPrefix.size() + kHeartbeatSuffix.size() &&
       req.path.compare(req.path.size() - kHeartbeatSuffix.size(), kHeartbeatSuffix.size(),
                        kHeartbeatSuffix) == 0) {
-    std::string name = req.path.substr(
-        kHeartbeatPrefix.size(), req.path.size() - kHeartbeatPrefix.size() - kHeartbeatSuffix.size());
+    std::string name =
+        req.path.substr(kHeartbeatPrefix.size(),
+                        req.path.size() - kHeartbeatPrefix.size() - kHeartbeatSuffix.size());
     if (name.find('/') != std::string::npos || !api::IsDns1123Subdomain(name)) {
-      respond(ToHttp(BadRequest("a heartbeat names one node: POST /api/v1/nodes/{name}/heartbeat")));
+      respond(
+          ToHttp(BadRequest("a heartbeat names one node: POST /api/v1/nodes/{name}/heartbeat")));
     } else if (!node_.SendToLeader("heartbeat:" + name)) {
       respond(ToHttp(ErrorReply(503, "ServiceUnavailable",
                                 "no leader to take the heartbeat; retry on another member")));
     } else {
       HttpResponse r;
-      r.body = json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}.dump();
+      r.body = json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}
+                   .dump();
       respond(std::move(r));
     }
     return;

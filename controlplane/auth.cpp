@@ -12,7 +12,8 @@ namespace tug::cp {
 namespace {
 
 std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
     s.pop_back();
   size_t b = s.find_first_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b);

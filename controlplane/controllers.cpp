@@ -8,8 +8,8 @@
 #include <random>
 
 #include "api/node.h"
-#include "api/validation.h"
 #include "api/resource.h"
+#include "api/validation.h"
 #include "controlplane/reconcile.h"
 #include "raftstore/node.h"
 #include "raftstore/watch_hub.h"
@@ -28,7 +28,9 @@ const api::ResourceInfo& Kind(const char* name) {
   return *api::FindResource(std::string(name) == "deployments" ? "apps" : "", name);
 }
 
-bool StartsWith(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool StartsWith(const std::string& s, const std::string& p) {
+  return s.rfind(p, 0) == 0;
+}
 
 std::string Meta(const json& obj, const char* field) {
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return "";
@@ -38,7 +40,8 @@ std::string Meta(const json& obj, const char* field) {
 // Up to five names, then how many more: for Event messages about many pods.
 std::string Names(const std::vector<std::string>& names) {
   std::string out;
-  for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size() && i < 5; ++i)
+    out += (i ? ", " : "") + names[i];
   if (names.size() > 5) out += " and " + std::to_string(names.size() - 5) + " more";
   return out;
 }
@@ -47,7 +50,8 @@ std::string RandomSuffix() {
   static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
   thread_local std::mt19937 rng{std::random_device{}()};
   std::string s;
-  for (int i = 0; i < 5; ++i) s += kAlphabet[rng() % 27];
+  for (int i = 0; i < 5; ++i)
+    s += kAlphabet[rng() % 27];
   return s;
 }
 
@@ -98,8 +102,7 @@ struct ControllerManager::Timer {
 };
 
 ControllerManager::ControllerManager(boost::asio::io_context& io, store::RaftNode& node,
-                                     store::WatchHub& hub, Registry& registry,
-                                     ControllerOptions o)
+                                     store::WatchHub& hub, Registry& registry, ControllerOptions o)
     : io_(io),
       node_(node),
       hub_(hub),
@@ -115,9 +118,13 @@ ControllerManager::ControllerManager(boost::asio::io_context& io, store::RaftNod
   }
 }
 
-ControllerManager::~ControllerManager() { Stop(); }
+ControllerManager::~ControllerManager() {
+  Stop();
+}
 
-int64_t ControllerManager::Now() const { return opt_.now_ms(); }
+int64_t ControllerManager::Now() const {
+  return opt_.now_ms();
+}
 
 void ControllerManager::Start() {
   if (!opt_.enabled) return;
@@ -134,7 +141,9 @@ void ControllerManager::Stop() {
   if (running_) Lose("stopping");
 }
 
-void ControllerManager::Heartbeat(const std::string& node) { heartbeats_[node] = Now(); }
+void ControllerManager::Heartbeat(const std::string& node) {
+  heartbeats_[node] = Now();
+}
 
 void ControllerManager::Tick() {
   if (running_ && !node_.is_leader()) Lose("this member is no longer the leader");
@@ -142,7 +151,8 @@ void ControllerManager::Tick() {
   if (!running_) return;
   if (Now() - last_resync_ >= opt_.resync_ms) {
     last_resync_ = Now();
-    for (const auto& [key, d] : deployments_) dirty_deployments_.insert(key);
+    for (const auto& [key, d] : deployments_)
+      dirty_deployments_.insert(key);
     schedule_dirty_ = true;
     orphans_dirty_ = true;
     CollectEvents();
@@ -182,12 +192,12 @@ void ControllerManager::Become() {
                            return false;
                          }
                          for (const auto& e : u.events) {
-                           const std::string& key = e.type() == storepb::Event::PUT
-                                                        ? e.kv().key()
-                                                        : e.prev_kv().key();
+                           const std::string& key =
+                               e.type() == storepb::Event::PUT ? e.kv().key() : e.prev_kv().key();
                            std::optional<json> before, after;
                            if (e.has_prev_kv() && !e.prev_kv().key().empty()) {
-                             auto b = Registry::Decode(e.prev_kv().value(), e.prev_kv().mod_revision());
+                             auto b =
+                                 Registry::Decode(e.prev_kv().value(), e.prev_kv().mod_revision());
                              if (b.ok()) before = std::move(b).value();
                            }
                            if (e.type() == storepb::Event::PUT) {
@@ -294,14 +304,17 @@ void ControllerManager::Process() {
   }
   auto dirty = std::move(dirty_deployments_);
   dirty_deployments_.clear();
-  for (const auto& key : dirty) SyncDeployment(key);
+  for (const auto& key : dirty)
+    SyncDeployment(key);
   if (schedule_dirty_) {
     schedule_dirty_ = false;
     SchedulePending();
   }
 }
 
-bool ControllerManager::Begin(const std::string& token) { return inflight_.insert(token).second; }
+bool ControllerManager::Begin(const std::string& token) {
+  return inflight_.insert(token).second;
+}
 
 ReplyFn ControllerManager::Finish(const std::string& token, const std::string& what) {
   return [this, token, what, epoch = epoch_](Reply r) {
@@ -394,8 +407,10 @@ void ControllerManager::DeleteOrphans() {
 
 void ControllerManager::SchedulePending() {
   std::vector<const json*> nodes, pods;
-  for (const auto& [k, n] : nodes_) nodes.push_back(&n);
-  for (const auto& [k, p] : pods_) pods.push_back(&p);
+  for (const auto& [k, n] : nodes_)
+    nodes.push_back(&n);
+  for (const auto& [k, p] : pods_)
+    pods.push_back(&p);
   SchedulingInput in = BuildSchedulingInput(nodes, pods, assumed_);
   std::vector<sched::PodRequest> pending = std::move(in.pending);
   if (pending.empty()) return;
@@ -412,8 +427,8 @@ void ControllerManager::SchedulePending() {
     ReplyFn finish = Finish(token, "bind pod " + placement.pod);
     json pod = it->second;
     std::string node = placement.node;
-    registry_.Update(Kind("pods"), Meta(pod, "namespace"), Meta(pod, "name"),
-                     Registry::Part::kMain, Guarded(next),
+    registry_.Update(Kind("pods"), Meta(pod, "namespace"), Meta(pod, "name"), Registry::Part::kMain,
+                     Guarded(next),
                      [this, finish, pod, node, placed = placement.pod, epoch = epoch_](Reply r) {
                        if (epoch == epoch_) {
                          assumed_.erase(placed);
@@ -480,8 +495,9 @@ void ControllerManager::JudgeNodes() {
                   "node-controller");
     }
     Begin(token);
-    registry_.Update(Kind("nodes"), "", info.name, Registry::Part::kStatus, Guarded(next),
-                     Finish(token, "set node " + info.name + (info.ready ? " NotReady" : " Ready")));
+    registry_.Update(
+        Kind("nodes"), "", info.name, Registry::Part::kStatus, Guarded(next),
+        Finish(token, "set node " + info.name + (info.ready ? " NotReady" : " Ready")));
   }
   if (down.empty()) return;
   // The pods of a node that is down are lost: fail them so that they are replaced.
@@ -493,8 +509,8 @@ void ControllerManager::JudgeNodes() {
     json next = p;
     next["status"]["phase"] = "Failed";
     next["status"]["reason"] = "NodeLost";
-    next["status"]["message"] = "Node " + node + " which was running pod " + Meta(p, "name") +
-                                " is unresponsive";
+    next["status"]["message"] =
+        "Node " + node + " which was running pod " + Meta(p, "name") + " is unresponsive";
     SetCondition(next, {{"type", "Ready"}, {"status", "False"}, {"reason", "NodeLost"}});
     registry_.Update(Kind("pods"), Meta(p, "namespace"), Meta(p, "name"), Registry::Part::kStatus,
                      Guarded(next), Finish(token, "fail pod " + Meta(p, "name") + " on lost node"));
@@ -504,8 +520,8 @@ void ControllerManager::JudgeNodes() {
 void ControllerManager::CollectEvents() {
   // Events older than the TTL, by their last timestamp (RFC 3339 strings compare in time
   // order).
-  std::time_t cutoff_t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) -
-                         opt_.event_ttl_s;
+  std::time_t cutoff_t =
+      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) - opt_.event_ttl_s;
   std::tm tm{};
   gmtime_r(&cutoff_t, &tm);
   char cutoff[32];

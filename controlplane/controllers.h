@@ -47,8 +47,8 @@ struct ControllerOptions {
   bool enabled = true;  // false: never start (a member that serves the API only)
   int64_t node_grace_ms = 5000;
   int64_t resync_ms = 30000;
-  int64_t tick_ms = 100;           // how often leadership and node liveness are checked
-  int64_t event_ttl_s = 3600;      // Events older than this are deleted (as Kubernetes does)
+  int64_t tick_ms = 100;       // how often leadership and node liveness are checked
+  int64_t event_ttl_s = 3600;  // Events older than this are deleted (as Kubernetes does)
   // A monotonic clock in milliseconds (tests pass a fake one).
   std::function<int64_t()> now_ms;
 };
@@ -111,16 +111,16 @@ class ControllerManager {
 
   // The leader's cache: store key -> object (with resourceVersion), by kind.
   std::map<std::string, nlohmann::json> deployments_, pods_, nodes_;
-  std::map<std::string, std::string> deployment_by_uid_;  // uid -> key
+  std::map<std::string, std::string> deployment_by_uid_;        // uid -> key
   std::map<std::string, std::set<std::string>> pods_by_owner_;  // owner uid -> pod keys
 
   std::set<std::string> dirty_deployments_;
   bool schedule_dirty_ = false;
   bool orphans_dirty_ = false;
-  std::set<std::string> inflight_;  // tokens of writes not yet answered
-  std::map<std::string, int64_t> heartbeats_;  // node name -> last heartbeat (ms)
+  std::set<std::string> inflight_;                         // tokens of writes not yet answered
+  std::map<std::string, int64_t> heartbeats_;              // node name -> last heartbeat (ms)
   std::map<std::string, std::string> unschedulable_said_;  // pod key -> message written
-  std::map<std::string, std::string> assumed_;  // "ns/name" -> node of a bind in flight
+  std::map<std::string, std::string> assumed_;             // "ns/name" -> node of a bind in flight
 };
 
 }  // namespace tug::cp

@@ -38,8 +38,8 @@ void Counter(std::string* out, const char* name, const char* help, double v) {
           " " + Num(v) + "\n";
 }
 
-const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1,   0.25,   0.5,   1,    2.5,   5,  10};
+const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                             0.25,  0.5,    1,     2.5,  5,     10};
 
 }  // namespace
 
@@ -49,14 +49,14 @@ Histogram::Histogram(std::vector<double> bounds)
 void Histogram::Observe(double v) {
   std::lock_guard<std::mutex> l(mu_);
   size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  while (i < bounds_.size() && v > bounds_[i])
+    ++i;
   ++counts_[i];
   sum_ += v;
   ++count_;
 }
 
-void Histogram::Render(const std::string& name, const std::string& labels,
-                       std::string* out) const {
+void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
   std::lock_guard<std::mutex> l(mu_);
   std::string sep = labels.empty() ? "" : ",";
   uint64_t cum = 0;
@@ -70,8 +70,9 @@ void Histogram::Render(const std::string& name, const std::string& labels,
   *out += name + "_count" + braces + " " + std::to_string(count_) + "\n";
 }
 
-Metrics::Metrics() : fsync_({0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128,
-                              0.256, 0.512, 1.024}) {}
+Metrics::Metrics()
+    : fsync_(
+          {0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024}) {}
 
 void Metrics::ObserveRequest(const std::string& verb, const std::string& resource, int code,
                              double seconds) {
@@ -79,8 +80,9 @@ void Metrics::ObserveRequest(const std::string& verb, const std::string& resourc
   auto key = std::make_pair(verb, resource);
   auto it = latency_.find(key);
   if (it == latency_.end())
-    it = latency_.emplace(std::piecewise_construct, std::forward_as_tuple(key),
-                          std::forward_as_tuple(kLatencyBuckets))
+    it = latency_
+             .emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                      std::forward_as_tuple(kLatencyBuckets))
              .first;
   it->second.Observe(seconds);
 }
@@ -121,8 +123,7 @@ std::string Metrics::Render(const store::NodeStatus& s, size_t watchers) const {
           "Writes answered with an error (no quorum, timeout).",
           static_cast<double>(s.proposals_failed));
   Gauge(&out, "tug_store_revision", "The store's revision.", static_cast<double>(s.revision));
-  Gauge(&out, "tug_watchers", "Open watch streams on this member.",
-        static_cast<double>(watchers));
+  Gauge(&out, "tug_watchers", "Open watch streams on this member.", static_cast<double>(watchers));
   out +=
       "# HELP tug_wal_fsync_duration_seconds Time of each write-ahead log fsync.\n"
       "# TYPE tug_wal_fsync_duration_seconds histogram\n";

@@ -4,8 +4,8 @@
 #include <map>
 
 #include "api/node.h"
-#include "api/validation.h"
 #include "api/quantity.h"
+#include "api/validation.h"
 
 namespace tug::cp {
 
@@ -18,7 +18,9 @@ const json& Field(const json& obj, const char* a) {
   return obj.is_object() && obj.contains(a) ? obj[a] : kNull;
 }
 
-const json& Field(const json& obj, const char* a, const char* b) { return Field(Field(obj, a), b); }
+const json& Field(const json& obj, const char* a, const char* b) {
+  return Field(Field(obj, a), b);
+}
 
 std::string Str(const json& obj, const char* a, const char* b) {
   const json& v = Field(obj, a, b);
@@ -33,8 +35,12 @@ std::string Hash(const json& pod) {
              : "";
 }
 
-std::string Created(const json& pod) { return Str(pod, "metadata", "creationTimestamp"); }
-std::string Name(const json& pod) { return Str(pod, "metadata", "name"); }
+std::string Created(const json& pod) {
+  return Str(pod, "metadata", "creationTimestamp");
+}
+std::string Name(const json& pod) {
+  return Str(pod, "metadata", "name");
+}
 
 }  // namespace
 
@@ -52,7 +58,9 @@ bool PodReady(const json& pod) {
   return false;
 }
 
-std::string PodNode(const json& pod) { return Str(pod, "spec", "nodeName"); }
+std::string PodNode(const json& pod) {
+  return Str(pod, "spec", "nodeName");
+}
 
 std::string PodOwner(const json& pod) {
   const json& refs = Field(pod, "metadata", "ownerReferences");
@@ -74,7 +82,8 @@ std::string TemplateHash(const json& pod_template) {
   }
   static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
   std::string out;
-  for (char d : std::to_string(h)) out += kAlphabet[static_cast<unsigned char>(d) % 27];
+  for (char d : std::to_string(h))
+    out += kAlphabet[static_cast<unsigned char>(d) % 27];
   return out;
 }
 
@@ -85,9 +94,10 @@ json PodForDeployment(const json& d, const std::string& suffix) {
   // A pod name is a DNS label: at most 63 characters.
   size_t room = 63 - hash.size() - suffix.size() - 2;
   if (base.size() > room) base = base.substr(0, room);
-  while (!base.empty() && base.back() == '-') base.pop_back();
+  while (!base.empty() && base.back() == '-')
+    base.pop_back();
   json labels = Field(tmpl, "metadata", "labels").is_object() ? Field(tmpl, "metadata", "labels")
-                                                               : json::object();
+                                                              : json::object();
   labels["pod-template-hash"] = hash;
   json md = {{"name", base + "-" + hash + "-" + suffix},
              {"namespace", Str(d, "metadata", "namespace")},
@@ -145,7 +155,8 @@ DeploymentPlan ReconcileDeployment(const json& d, const std::vector<json>& pods)
   // ready, so that the ready count does not drop below `replicas` on the way.
   std::sort(old.begin(), old.end(), worse_first);
   int64_t old_ready = 0;
-  for (const json* p : old) old_ready += PodReady(*p) ? 1 : 0;
+  for (const json* p : old)
+    old_ready += PodReady(*p) ? 1 : 0;
   int64_t removable_ready = std::max<int64_t>(0, ready_current + old_ready - replicas);
   for (const json* p : old) {
     if (!PodReady(*p)) {
@@ -240,18 +251,16 @@ SchedulingInput BuildSchedulingInput(const std::vector<const json*>& nodes,
   }
   std::sort(pending.begin(), pending.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [k, req] : pending) in.pending.push_back(std::move(req));
+  for (auto& [k, req] : pending)
+    in.pending.push_back(std::move(req));
   return in;
 }
 
 json ReadyCondition(bool ready, const std::string& reason, const std::string& message,
                     const std::string& now) {
-  return {{"type", "Ready"},
-          {"status", ready ? "True" : "Unknown"},
-          {"reason", reason},
-          {"message", message},
-          {"lastTransitionTime", now},
-          {"lastHeartbeatTime", now}};
+  return {{"type", "Ready"},           {"status", ready ? "True" : "Unknown"},
+          {"reason", reason},          {"message", message},
+          {"lastTransitionTime", now}, {"lastHeartbeatTime", now}};
 }
 
 }  // namespace tug::cp

@@ -17,8 +17,8 @@
 namespace tug::cp {
 
 // Pod facts the controllers look at.
-bool PodTerminal(const nlohmann::json& pod);  // phase Succeeded or Failed
-bool PodReady(const nlohmann::json& pod);     // condition Ready is True
+bool PodTerminal(const nlohmann::json& pod);     // phase Succeeded or Failed
+bool PodReady(const nlohmann::json& pod);        // condition Ready is True
 std::string PodNode(const nlohmann::json& pod);  // spec.nodeName, "" if unscheduled
 // The uid of the Deployment that controls the pod, or "".
 std::string PodOwner(const nlohmann::json& pod);
@@ -32,9 +32,9 @@ std::string TemplateHash(const nlohmann::json& pod_template);
 nlohmann::json PodForDeployment(const nlohmann::json& deployment, const std::string& suffix);
 
 struct DeploymentPlan {
-  int create = 0;                        // new pods to make from the current template
-  std::vector<nlohmann::json> remove;    // pods to delete (failed ones, surplus, outdated)
-  nlohmann::json status;                 // the status the Deployment should report
+  int create = 0;                      // new pods to make from the current template
+  std::vector<nlohmann::json> remove;  // pods to delete (failed ones, surplus, outdated)
+  nlohmann::json status;               // the status the Deployment should report
 };
 
 // `pods` are the pods the Deployment owns. Keeps `spec.replicas` pods of the current template

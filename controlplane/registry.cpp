@@ -40,7 +40,9 @@ std::string Stored(json obj) {
   return obj.dump();
 }
 
-void SetRv(json& obj, int64_t rv) { obj["metadata"]["resourceVersion"] = std::to_string(rv); }
+void SetRv(json& obj, int64_t rv) {
+  obj["metadata"]["resourceVersion"] = std::to_string(rv);
+}
 
 // Kubernetes' Status of a write that lost a race (or a stale resourceVersion).
 const char* kModified =
@@ -66,8 +68,8 @@ bool DecodeContinue(const std::string& token, int64_t* rev, std::string* next_ke
   auto parsed = api::ParseJson(*raw, "continue token");
   if (!parsed.ok()) return false;
   const json& j = parsed.value();
-  if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_integer() ||
-      !j.contains("start") || !j["start"].is_string())
+  if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_integer() || !j.contains("start") ||
+      !j["start"].is_string())
     return false;
   auto key = api::Base64Decode(j["start"].get<std::string>());
   if (!key) return false;
@@ -81,8 +83,8 @@ bool DecodeContinue(const std::string& token, int64_t* rev, std::string* next_ke
 std::string NewUid() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   uint64_t a = rng(), b = rng();
-  a = (a & ~0xF000ULL) | 0x4000ULL;                   // version 4
-  b = (b & ~(3ULL << 62)) | (2ULL << 62);             // RFC 4122 variant
+  a = (a & ~0xF000ULL) | 0x4000ULL;        // version 4
+  b = (b & ~(3ULL << 62)) | (2ULL << 62);  // RFC 4122 variant
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                 static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
@@ -127,7 +129,8 @@ std::optional<Reply> Registry::CheckFields(const api::ResourceInfo& r,
     if (r.AllowsField(req.key)) continue;
     std::string allowed = "metadata.name";
     if (r.namespaced) allowed += ", metadata.namespace";
-    for (const auto& f : r.field_selectors) allowed += ", " + f;
+    for (const auto& f : r.field_selectors)
+      allowed += ", " + f;
     return BadRequest("field label not supported: " + req.key + " (" + r.name +
                       " can be selected by " + allowed + ")");
   }
@@ -187,7 +190,8 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
     static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
     thread_local std::mt19937 rng{std::random_device{}()};
     std::string name = md["generateName"].get<std::string>();
-    for (int i = 0; i < 5; ++i) name += kAlphabet[rng() % 27];
+    for (int i = 0; i < 5; ++i)
+      name += kAlphabet[rng() % 27];
     md["name"] = name;
   }
   std::string given_name = api::StringField(md, "name");
@@ -231,12 +235,13 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
       done);
 }
 
-void Registry::Get(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
-                   bool serializable, ReplyFn done) {
+void Registry::Read(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+                    bool serializable, std::function<void(int64_t, json)> found, ReplyFn done) {
   storepb::RangeRequest rr;
   rr.set_key(Key(r, ns, name));
   rr.set_serializable(serializable);
-  node_.Range(rr, [&r, name, done](Result<storepb::RangeResponse> res) {
+  node_.Range(rr, [&r, name, found = std::move(found),
+                   done = std::move(done)](Result<storepb::RangeResponse> res) {
     if (!res.ok()) {
       done(StoreFailure(res.status()));
       return;
@@ -245,13 +250,24 @@ void Registry::Get(const api::ResourceInfo& r, const std::string& ns, const std:
       done(NotFound(r, name));
       return;
     }
-    auto obj = Decode(res->kvs(0).value(), res->kvs(0).mod_revision());
+    int64_t rev = res->kvs(0).mod_revision();
+    auto obj = Decode(res->kvs(0).value(), rev);
     if (!obj.ok()) {
       done(ErrorReply(500, "InternalError", obj.status().message()));
       return;
     }
-    done(Reply{200, std::move(obj).value()});
+    found(rev, std::move(obj).value());
   });
+}
+
+void Registry::Get(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+                   bool serializable, ReplyFn done) {
+  Read(
+      r, ns, name, serializable,
+      [done](int64_t, json obj) {
+        done(Reply{200, std::move(obj)});
+      },
+      done);
 }
 
 void Registry::List(const api::ResourceInfo& r, const std::string& ns, const ListOptions& o,
@@ -279,8 +295,9 @@ void Registry::List(const api::ResourceInfo& r, const std::string& ns, const Lis
   node_.Range(rr, [&r, o, list_rev, done](Result<storepb::RangeResponse> res) {
     if (!res.ok()) {
       if (res.status().code() == Status::Code::kCompacted) {
-        done(Gone("The provided continue parameter is too old to display a consistent list "
-                  "result. You can start a new list without the continue parameter."));
+        done(
+            Gone("The provided continue parameter is too old to display a consistent list "
+                 "result. You can start a new list without the continue parameter."));
       } else {
         done(StoreFailure(res.status()));
       }
@@ -313,126 +330,111 @@ void Registry::Update(const api::ResourceInfo& r, const std::string& ns, const s
 void Registry::UpdateAttempt(const api::ResourceInfo& r, const std::string& ns,
                              const std::string& name, Part part, Mutation mutate, ReplyFn done,
                              int attempt) {
-  storepb::RangeRequest rr;
   std::string key = Key(r, ns, name);
-  rr.set_key(key);
-  node_.Range(rr, [this, &r, ns, name, part, key, mutate, done,
-                   attempt](Result<storepb::RangeResponse> res) {
-    if (!res.ok()) {
-      done(StoreFailure(res.status()));
-      return;
-    }
-    if (res->kvs().empty()) {
-      done(NotFound(r, name));
-      return;
-    }
-    int64_t cur_rev = res->kvs(0).mod_revision();
-    auto cur = Decode(res->kvs(0).value(), cur_rev);
-    if (!cur.ok()) {
-      done(ErrorReply(500, "InternalError", cur.status().message()));
-      return;
-    }
-    const json& current = cur.value();
-    auto m = mutate(current);
-    if (std::holds_alternative<Reply>(m)) {
-      done(std::get<Reply>(std::move(m)));
-      return;
-    }
-    json desired = std::get<json>(std::move(m));
-    if (!desired.is_object()) {
-      done(BadRequest("the request body must be one " + r.kind + " object"));
-      return;
-    }
-    std::string want_rv = Rv(desired);
-    if (!want_rv.empty() && want_rv != std::to_string(cur_rev)) {
-      done(Conflict(r, name, kModified));
-      return;
-    }
-    if (!desired.contains("metadata") || !desired["metadata"].is_object())
-      desired["metadata"] = json::object();
-    json& md = desired["metadata"];
-    std::string body_name = api::StringField(md, "name");
-    if (!body_name.empty() && body_name != name) {
-      done(BadRequest("the name of the object (" + body_name +
-                      ") does not match the name on the URL (" + name + ")"));
-      return;
-    }
-    if (r.namespaced) {
-      std::string body_ns = api::StringField(md, "namespace");
-      if (!body_ns.empty() && body_ns != ns) {
-        done(BadRequest("the namespace of the provided object (" + body_ns +
-                        ") does not match the namespace sent on the request (" + ns + ")"));
-        return;
-      }
-    }
-    json next;
-    if (part == Part::kStatus) {
-      next = current;
-      if (desired.contains("status")) {
-        next["status"] = desired["status"];
-      } else {
-        next.erase("status");
-      }
-    } else {
-      next = std::move(desired);
-      next["metadata"]["name"] = name;
-      if (r.namespaced) next["metadata"]["namespace"] = ns;
-      if (r.has_status) {
-        if (current.contains("status")) {
-          next["status"] = current["status"];
-        } else {
-          next.erase("status");
+  Read(
+      r, ns, name, false,
+      [this, &r, ns, name, part, key, mutate, done, attempt](int64_t cur_rev, const json& current) {
+        auto m = mutate(current);
+        if (std::holds_alternative<Reply>(m)) {
+          done(std::get<Reply>(std::move(m)));
+          return;
         }
-      }
-    }
-    // What the server owns stays as it was.
-    const json& cmd = current["metadata"];
-    for (const char* f : {"uid", "creationTimestamp", "generation"}) {
-      if (cmd.contains(f)) {
-        next["metadata"][f] = cmd[f];
-      } else {
-        next["metadata"].erase(f);
-      }
-    }
-    auto prepared = r.prepare(std::move(next));
-    if (!prepared.ok()) {
-      done(Invalid(r, name, prepared.status().message()));
-      return;
-    }
-    next = std::move(prepared).value();
-    if (next.value("spec", json()) != current.value("spec", json()))
-      next["metadata"]["generation"] =
-          (cmd.contains("generation") && cmd["generation"].is_number_integer()
-               ? cmd["generation"].get<int64_t>()
-               : 0) +
-          1;
-    SetRv(next, cur_rev);
-    if (next == current) {
-      done(Reply{200, current});  // nothing changed: no write, the resourceVersion stays
-      return;
-    }
-    storepb::TxnRequest txn;
-    *txn.add_compare() = ModEquals(key, cur_rev);
-    auto* put = txn.add_success()->mutable_request_put();
-    put->set_key(key);
-    put->set_value(Stored(next));
-    // Lost a race: try again on the fresh object. A resourceVersion the client gave is then
-    // stale and answered 409 above; a patch without one applies to the new state.
-    Commit(
-        std::move(txn),
-        [this, &r, ns, name, part, mutate, done, attempt, next](
-            bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
-          if (ok) {
-            SetRv(next, rev);
-            done(Reply{200, std::move(next)});
-          } else if (attempt >= kMaxAttempts) {
-            done(Conflict(r, name, kModified));
-          } else {
-            UpdateAttempt(r, ns, name, part, mutate, done, attempt + 1);
+        json desired = std::get<json>(std::move(m));
+        if (!desired.is_object()) {
+          done(BadRequest("the request body must be one " + r.kind + " object"));
+          return;
+        }
+        std::string want_rv = Rv(desired);
+        if (!want_rv.empty() && want_rv != std::to_string(cur_rev)) {
+          done(Conflict(r, name, kModified));
+          return;
+        }
+        if (!desired.contains("metadata") || !desired["metadata"].is_object())
+          desired["metadata"] = json::object();
+        json& md = desired["metadata"];
+        std::string body_name = api::StringField(md, "name");
+        if (!body_name.empty() && body_name != name) {
+          done(BadRequest("the name of the object (" + body_name +
+                          ") does not match the name on the URL (" + name + ")"));
+          return;
+        }
+        if (r.namespaced) {
+          std::string body_ns = api::StringField(md, "namespace");
+          if (!body_ns.empty() && body_ns != ns) {
+            done(BadRequest("the namespace of the provided object (" + body_ns +
+                            ") does not match the namespace sent on the request (" + ns + ")"));
+            return;
           }
-        },
-        done);
-  });
+        }
+        json next;
+        if (part == Part::kStatus) {
+          next = current;
+          if (desired.contains("status")) {
+            next["status"] = desired["status"];
+          } else {
+            next.erase("status");
+          }
+        } else {
+          next = std::move(desired);
+          next["metadata"]["name"] = name;
+          if (r.namespaced) next["metadata"]["namespace"] = ns;
+          if (r.has_status) {
+            if (current.contains("status")) {
+              next["status"] = current["status"];
+            } else {
+              next.erase("status");
+            }
+          }
+        }
+        // What the server owns stays as it was.
+        const json& cmd = current["metadata"];
+        for (const char* f : {"uid", "creationTimestamp", "generation"}) {
+          if (cmd.contains(f)) {
+            next["metadata"][f] = cmd[f];
+          } else {
+            next["metadata"].erase(f);
+          }
+        }
+        auto prepared = r.prepare(std::move(next));
+        if (!prepared.ok()) {
+          done(Invalid(r, name, prepared.status().message()));
+          return;
+        }
+        next = std::move(prepared).value();
+        if (next.value("spec", json()) != current.value("spec", json()))
+          next["metadata"]["generation"] =
+              (cmd.contains("generation") && cmd["generation"].is_number_integer()
+                   ? cmd["generation"].get<int64_t>()
+                   : 0) +
+              1;
+        SetRv(next, cur_rev);
+        if (next == current) {
+          done(Reply{200, current});  // nothing changed: no write, the resourceVersion stays
+          return;
+        }
+        storepb::TxnRequest txn;
+        *txn.add_compare() = ModEquals(key, cur_rev);
+        auto* put = txn.add_success()->mutable_request_put();
+        put->set_key(key);
+        put->set_value(Stored(next));
+        // Lost a race: try again on the fresh object. A resourceVersion the client gave is then
+        // stale and answered 409 above; a patch without one applies to the new state.
+        Commit(
+            std::move(txn),
+            [this, &r, ns, name, part, mutate, done, attempt, next](
+                bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
+              if (ok) {
+                SetRv(next, rev);
+                done(Reply{200, std::move(next)});
+              } else if (attempt >= kMaxAttempts) {
+                done(Conflict(r, name, kModified));
+              } else {
+                UpdateAttempt(r, ns, name, part, mutate, done, attempt + 1);
+              }
+            },
+            done);
+      },
+      done);
 }
 
 void Registry::Delete(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
@@ -443,46 +445,35 @@ void Registry::Delete(const api::ResourceInfo& r, const std::string& ns, const s
 void Registry::DeleteAttempt(const api::ResourceInfo& r, const std::string& ns,
                              const std::string& name, const std::string& precondition_rv,
                              ReplyFn done, int attempt) {
-  storepb::RangeRequest rr;
   std::string key = Key(r, ns, name);
-  rr.set_key(key);
-  node_.Range(rr, [this, &r, ns, name, key, precondition_rv, done,
-                   attempt](Result<storepb::RangeResponse> res) {
-    if (!res.ok()) {
-      done(StoreFailure(res.status()));
-      return;
-    }
-    if (res->kvs().empty()) {
-      done(NotFound(r, name));
-      return;
-    }
-    int64_t cur_rev = res->kvs(0).mod_revision();
-    if (!precondition_rv.empty() && precondition_rv != std::to_string(cur_rev)) {
-      done(Conflict(r, name,
-                    "the ResourceVersion in the precondition (" + precondition_rv +
-                        ") does not match the ResourceVersion in record (" +
-                        std::to_string(cur_rev) + "). The object might have been modified"));
-      return;
-    }
-    auto cur = Decode(res->kvs(0).value(), cur_rev);
-    storepb::TxnRequest txn;
-    *txn.add_compare() = ModEquals(key, cur_rev);
-    txn.add_success()->mutable_request_delete_range()->set_key(key);
-    json obj = cur.ok() ? cur.value() : json::object();
-    Commit(
-        std::move(txn),
-        [this, &r, ns, name, precondition_rv, done, attempt, obj](
-            bool ok, const storepb::TxnResponse&, int64_t) mutable {
-          if (ok) {
-            done(Reply{200, std::move(obj)});
-          } else if (attempt >= kMaxAttempts) {
-            done(Conflict(r, name, kModified));
-          } else {
-            DeleteAttempt(r, ns, name, precondition_rv, done, attempt + 1);
-          }
-        },
-        done);
-  });
+  Read(
+      r, ns, name, false,
+      [this, &r, ns, name, key, precondition_rv, done, attempt](int64_t cur_rev, json obj) {
+        if (!precondition_rv.empty() && precondition_rv != std::to_string(cur_rev)) {
+          done(Conflict(r, name,
+                        "the ResourceVersion in the precondition (" + precondition_rv +
+                            ") does not match the ResourceVersion in record (" +
+                            std::to_string(cur_rev) + "). The object might have been modified"));
+          return;
+        }
+        storepb::TxnRequest txn;
+        *txn.add_compare() = ModEquals(key, cur_rev);
+        txn.add_success()->mutable_request_delete_range()->set_key(key);
+        Commit(
+            std::move(txn),
+            [this, &r, ns, name, precondition_rv, done, attempt, obj](
+                bool ok, const storepb::TxnResponse&, int64_t) mutable {
+              if (ok) {
+                done(Reply{200, std::move(obj)});
+              } else if (attempt >= kMaxAttempts) {
+                done(Conflict(r, name, kModified));
+              } else {
+                DeleteAttempt(r, ns, name, precondition_rv, done, attempt + 1);
+              }
+            },
+            done);
+      },
+      done);
 }
 
 }  // namespace tug::cp

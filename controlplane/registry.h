@@ -37,9 +37,9 @@ namespace tug::cp {
 struct ListOptions {
   api::LabelSelector labels;
   api::FieldSelector fields;
-  int64_t limit = 0;          // at most this many objects per page (0: all)
-  std::string continue_token; // from the previous page's metadata.continue
-  bool serializable = false;  // this member's state, without asking the leader (rv=0)
+  int64_t limit = 0;           // at most this many objects per page (0: all)
+  std::string continue_token;  // from the previous page's metadata.continue
+  bool serializable = false;   // this member's state, without asking the leader (rv=0)
 };
 
 class Registry {
@@ -56,8 +56,7 @@ class Registry {
   // A List object (`<Kind>List`) with metadata.resourceVersion, the revision the list was
   // read at (watch from there to miss nothing), and metadata.continue when there is more.
   // `ns` "" lists every namespace.
-  void List(const api::ResourceInfo& r, const std::string& ns, const ListOptions& o,
-            ReplyFn done);
+  void List(const api::ResourceInfo& r, const std::string& ns, const ListOptions& o, ReplyFn done);
 
   // Which part of the object a write may change: the spec and metadata (the status is kept),
   // or only the status (everything else is kept).
@@ -69,8 +68,8 @@ class Registry {
 
   // PUT, PATCH and the subresources: read, mutate, validate, write if changed. An object the
   // mutation leaves unchanged is not written (its resourceVersion stays).
-  void Update(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
-              Part part, Mutation mutate, ReplyFn done);
+  void Update(const api::ResourceInfo& r, const std::string& ns, const std::string& name, Part part,
+              Mutation mutate, ReplyFn done);
 
   // DELETE: replies with the object as it was. `precondition_rv` (if not empty) must be the
   // current resourceVersion.
@@ -92,6 +91,9 @@ class Registry {
                       const api::LabelSelector& labels, const api::FieldSelector& fields);
 
  private:
+  // Reads one object: `found(resourceVersion, object)`, or `done` with 404 or a store error.
+  void Read(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
+            bool serializable, std::function<void(int64_t, nlohmann::json)> found, ReplyFn done);
   void UpdateAttempt(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
                      Part part, Mutation mutate, ReplyFn done, int attempt);
   void DeleteAttempt(const api::ResourceInfo& r, const std::string& ns, const std::string& name,

@@ -13,8 +13,8 @@ std::string Reply::message() const {
 
 Reply ErrorReply(int code, const std::string& reason, const std::string& message,
                  const json& details) {
-  json s = {{"kind", "Status"},     {"apiVersion", "v1"}, {"metadata", json::object()},
-            {"status", "Failure"},  {"message", message}, {"reason", reason},
+  json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+            {"status", "Failure"}, {"message", message}, {"reason", reason},
             {"code", code}};
   if (!details.is_null()) s["details"] = details;
   return Reply{code, std::move(s)};
@@ -39,10 +39,10 @@ Reply AlreadyExists(const api::ResourceInfo& r, const std::string& name) {
 }
 
 Reply Conflict(const api::ResourceInfo& r, const std::string& name, const std::string& why) {
-  return ErrorReply(409, "Conflict",
-                    "Operation cannot be fulfilled on " + r.qualified_name() + " \"" + name +
-                        "\": " + why,
-                    Details(r, name));
+  return ErrorReply(
+      409, "Conflict",
+      "Operation cannot be fulfilled on " + r.qualified_name() + " \"" + name + "\": " + why,
+      Details(r, name));
 }
 
 Reply Invalid(const api::ResourceInfo& r, const std::string& name, const std::string& message) {
@@ -51,9 +51,13 @@ Reply Invalid(const api::ResourceInfo& r, const std::string& name, const std::st
   return ErrorReply(422, "Invalid", message, d);
 }
 
-Reply BadRequest(const std::string& message) { return ErrorReply(400, "BadRequest", message); }
+Reply BadRequest(const std::string& message) {
+  return ErrorReply(400, "BadRequest", message);
+}
 
-Reply Gone(const std::string& message) { return ErrorReply(410, "Expired", message); }
+Reply Gone(const std::string& message) {
+  return ErrorReply(410, "Expired", message);
+}
 
 Reply StoreFailure(const Status& s) {
   switch (s.code()) {

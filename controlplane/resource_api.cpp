@@ -23,7 +23,9 @@ std::vector<std::string> Segments(const std::string& path) {
   return out;
 }
 
-bool IsTrue(const std::string& v) { return v == "true" || v == "1"; }
+bool IsTrue(const std::string& v) {
+  return v == "true" || v == "1";
+}
 
 // One object from a request body, in JSON or YAML as its Content-Type says.
 std::variant<json, Reply> ParseBody(const HttpRequest& req) {
@@ -54,7 +56,8 @@ enum class PatchType { kMerge, kJson };
 std::variant<PatchType, Reply> PatchTypeOf(const HttpRequest& req) {
   std::string ct = req.Header("content-type");
   ct = ct.substr(0, ct.find(';'));
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  while (!ct.empty() && ct.back() == ' ')
+    ct.pop_back();
   if (ct == "application/merge-patch+json") return PatchType::kMerge;
   if (ct == "application/json-patch+json") return PatchType::kJson;
   return ErrorReply(415, "UnsupportedMediaType",
@@ -81,8 +84,9 @@ std::variant<json, Reply> ApplyPatch(PatchType type, const json& patch, const js
     return target.patch(patch);
   } catch (const json::exception& e) {
     return ErrorReply(422, "Invalid",
-                      qualified_kind + " \"" + name + "\" is invalid: the JSON patch cannot be "
-                                                      "applied: " +
+                      qualified_kind + " \"" + name +
+                          "\" is invalid: the JSON patch cannot be "
+                          "applied: " +
                           e.what());
   }
 }
@@ -203,8 +207,8 @@ bool ResourceApi::Handle(const HttpRequest& req, const RequestInfo& info, const 
     return true;
   }
   if (info.verb.empty() || info.verb == "DELETECOLLECTION") {
-    respond(ToHttp(ErrorReply(405, "MethodNotAllowed",
-                              req.method + " is not supported on " + req.path)));
+    respond(ToHttp(
+        ErrorReply(405, "MethodNotAllowed", req.method + " is not supported on " + req.path)));
     return true;
   }
   if (!req.Query("dryRun").empty()) {
@@ -313,8 +317,8 @@ void ResourceApi::HandleObject(const HttpRequest& req, const RequestInfo& info,
     if (Failed(patch, respond)) return;
     registry_.Update(
         r, info.ns, info.name, part,
-        [t = std::get<PatchType>(type), p = std::get<json>(std::move(patch)), &r,
-         name = info.name](const json& current) { return ApplyPatch(t, p, current, r.qualified_kind(), name); },
+        [t = std::get<PatchType>(type), p = std::get<json>(std::move(patch)), &r, name = info.name](
+            const json& current) { return ApplyPatch(t, p, current, r.qualified_kind(), name); },
         Answer(respond));
   } else if (info.verb == "DELETE") {
     std::string precondition;
@@ -335,8 +339,8 @@ void ResourceApi::HandleObject(const HttpRequest& req, const RequestInfo& info,
     }
     registry_.Delete(r, info.ns, info.name, precondition, Answer(respond));
   } else {
-    respond(ToHttp(ErrorReply(405, "MethodNotAllowed",
-                              req.method + " is not supported on " + req.path)));
+    respond(ToHttp(
+        ErrorReply(405, "MethodNotAllowed", req.method + " is not supported on " + req.path)));
   }
 }
 
@@ -352,8 +356,8 @@ void ResourceApi::HandleScale(const HttpRequest& req, const RequestInfo& info,
     return;
   }
   if (info.verb != "UPDATE" && info.verb != "PATCH") {
-    respond(ToHttp(ErrorReply(405, "MethodNotAllowed",
-                              req.method + " is not supported on " + req.path)));
+    respond(ToHttp(
+        ErrorReply(405, "MethodNotAllowed", req.method + " is not supported on " + req.path)));
     return;
   }
   // The new Scale from the current one: the body (PUT) or the patched Scale (PATCH).

@@ -28,8 +28,8 @@ namespace tug::cp {
 
 // What a request asks for, for routing and for metrics' labels.
 struct RequestInfo {
-  bool is_resource = false;  // under /api or /apis
-  std::string verb;          // LIST, WATCH, GET, CREATE, UPDATE, PATCH, DELETE
+  bool is_resource = false;                     // under /api or /apis
+  std::string verb;                             // LIST, WATCH, GET, CREATE, UPDATE, PATCH, DELETE
   const api::ResourceInfo* resource = nullptr;  // null: unknown resource
   std::string ns, name, subresource;
   std::string error;  // why the path is not a resource path Tug serves

@@ -42,8 +42,8 @@ class DecodeCache {
     if (it != entries_.end()) return it->second;
     Decoded d;
     // A deleted object is shown as it was, with the revision of its deletion.
-    int64_t obj_rev = prev && e.type() == storepb::Event::DELETE ? e.kv().mod_revision()
-                                                                  : kv.mod_revision();
+    int64_t obj_rev =
+        prev && e.type() == storepb::Event::DELETE ? e.kv().mod_revision() : kv.mod_revision();
     auto obj = Registry::Decode(kv.value(), obj_rev);
     if (obj.ok()) {
       d.ok = true;
@@ -79,7 +79,9 @@ std::string Line(const char* type, const std::string& object_text) {
   return s;
 }
 
-std::string ErrorLine(const Reply& status) { return Line("ERROR", status.body.dump()); }
+std::string ErrorLine(const Reply& status) {
+  return Line("ERROR", status.body.dump());
+}
 
 // The lines a revision's events make for one watcher.
 std::string Render(const api::ResourceInfo& r, const WatchOptions& o, int64_t rev,
@@ -139,15 +141,16 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
   });
   if (!id.ok()) {
     out->Write(ErrorLine(id.status().code() == Status::Code::kCompacted
-                             ? Gone("too old resource version: " + std::to_string(from - 1) +
-                                    " (" + std::to_string(node.kv().compacted_revision()) + ")")
+                             ? Gone("too old resource version: " + std::to_string(from - 1) + " (" +
+                                    std::to_string(node.kv().compacted_revision()) + ")")
                              : ErrorReply(500, "InternalError", id.status().message())));
     out->End();
     return;
   }
   std::shared_ptr<boost::asio::steady_timer> timer;
   if (o.timeout_seconds > 0) {
-    timer = std::make_shared<boost::asio::steady_timer>(io, std::chrono::seconds(o.timeout_seconds));
+    timer =
+        std::make_shared<boost::asio::steady_timer>(io, std::chrono::seconds(o.timeout_seconds));
     timer->async_wait([out](const boost::system::error_code& ec) {
       if (!ec) out->End();
     });
@@ -188,10 +191,10 @@ void ServeWatch(boost::asio::io_context& io, store::RaftNode& node, store::Watch
       return;
     }
     if (from > node.kv().revision() + 1) {
-      respond(ToHttp(ErrorReply(
-          504, "Timeout",
-          "Too large resource version: " + std::to_string(from - 1) + ", current resource version: " +
-              std::to_string(node.kv().revision()))));
+      respond(ToHttp(
+          ErrorReply(504, "Timeout",
+                     "Too large resource version: " + std::to_string(from - 1) +
+                         ", current resource version: " + std::to_string(node.kv().revision()))));
       return;
     }
     HttpResponse resp;

@@ -10,9 +10,9 @@ namespace {
 // Why a node was filtered out; a node gives every reason that applies.
 enum Reason { kNotReady, kUnschedulable, kSelector, kCpu, kMemory, kReasons };
 
-const char* const kReasonText[kReasons] = {
-    "NotReady", "node(s) were unschedulable", "node(s) didn't match Pod's node selector",
-    "Insufficient cpu", "Insufficient memory"};
+const char* const kReasonText[kReasons] = {"NotReady", "node(s) were unschedulable",
+                                           "node(s) didn't match Pod's node selector",
+                                           "Insufficient cpu", "Insufficient memory"};
 
 bool SelectorMatches(const std::map<std::string, std::string>& selector,
                      const std::map<std::string, std::string>& labels) {

@@ -24,18 +24,18 @@ struct NodeState {
   std::map<std::string, std::string> labels;
   bool ready = true;
   bool unschedulable = false;
-  int64_t cpu_allocatable = 0;  // milli-cores
+  int64_t cpu_allocatable = 0;     // milli-cores
   int64_t memory_allocatable = 0;  // bytes
-  int64_t cpu_requested = 0;  // by the pods already bound here
+  int64_t cpu_requested = 0;       // by the pods already bound here
   int64_t memory_requested = 0;
   // Replicas already here, by owner (a Deployment's uid), for spreading.
   std::map<std::string, int> pods_by_owner;
 };
 
 struct PodRequest {
-  std::string key;    // "namespace/name": how results refer to the pod
-  std::string owner;  // the owning Deployment's uid, or "" for a bare pod
-  int64_t cpu = 0;    // milli-cores
+  std::string key;     // "namespace/name": how results refer to the pod
+  std::string owner;   // the owning Deployment's uid, or "" for a bare pod
+  int64_t cpu = 0;     // milli-cores
   int64_t memory = 0;  // bytes
   std::map<std::string, std::string> node_selector;
 };

@@ -50,8 +50,9 @@ TEST_CASE("label selectors parse and match as Kubernetes' do", "[api][selector]"
 }
 
 TEST_CASE("bad label selectors are refused with the reason", "[api][selector]") {
-  for (const std::string& bad : std::vector<std::string>{"app in web", "app in (a", "app)", "app=web,", "app ~ web", "a b c", "app=we b",
-        "app=" + std::string(64, 'x'), "=web"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"app in web", "app in (a", "app)", "app=web,", "app ~ web", "a b c",
+                                "app=we b", "app=" + std::string(64, 'x'), "=web"}) {
     INFO(bad);
     auto s = LabelSelector::Parse(bad);
     REQUIRE_FALSE(s.ok());
@@ -129,8 +130,8 @@ TEST_CASE("Events need an involved object and a reason", "[api][event]") {
 }
 
 TEST_CASE("kinds are found by what people type", "[api][resource]") {
-  for (const std::string typed : {"deployments", "deployment", "deploy", "Deployment",
-                                  "deployments.apps", "DEPLOY"}) {
+  for (const std::string typed :
+       {"deployments", "deployment", "deploy", "Deployment", "deployments.apps", "DEPLOY"}) {
     INFO(typed);
     auto* r = tug::api::ResolveResource(typed);
     REQUIRE(r != nullptr);

@@ -121,11 +121,15 @@ TEST_CASE("node liveness follows the heartbeats on the leader's clock", "[contro
                {"status",
                 {{"capacity", {{"cpu", "4"}, {"memory", "8Gi"}}},
                  {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
-  REQUIRE(h.Call([&](cp::ReplyFn d) { h.registry->Create(*api::FindResource("", "nodes"), "", node, d); })
-              .code == 201);
+  REQUIRE(h.Call([&](cp::ReplyFn d) {
+             h.registry->Create(*api::FindResource("", "nodes"), "", node, d);
+           }).code == 201);
   json deploy = {{"metadata", {{"name", "web"}}},
-                 {"spec", {{"replicas", 2}, {"template", {{"metadata", {{"labels", {{"app", "web"}}}}},
-                                                          {"spec", {{"containers", {{{"name", "c"}, {"image", "x"}}}}}}}}}}};
+                 {"spec",
+                  {{"replicas", 2},
+                   {"template",
+                    {{"metadata", {{"labels", {{"app", "web"}}}}},
+                     {"spec", {{"containers", {{{"name", "c"}, {"image", "x"}}}}}}}}}}};
   REQUIRE(h.Call([&](cp::ReplyFn d) {
              h.registry->Create(*api::FindResource("apps", "deployments"), "default", deploy, d);
            }).code == 201);
@@ -176,7 +180,8 @@ TEST_CASE("node liveness follows the heartbeats on the leader's clock", "[contro
     return true;
   }));
   bool lost_event = false;
-  for (const auto& e : h.List("events")) lost_event |= e["reason"] == "NodeNotReady";
+  for (const auto& e : h.List("events"))
+    lost_event |= e["reason"] == "NodeNotReady";
   CHECK(lost_event);
 
   // Heartbeats again: Ready, and the pending pods are placed.

@@ -129,7 +129,8 @@ std::map<std::string, int> PodsByNode(HttpClient& c, const std::string& app, boo
 
 int Total(const std::map<std::string, int>& m) {
   int n = 0;
-  for (const auto& [k, v] : m) n += v;
+  for (const auto& [k, v] : m)
+    n += v;
   return n;
 }
 
@@ -162,21 +163,29 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
 
   REQUIRE(Send(api, "POST", kDeployments, Deployment("web", 6)) == 201);
   // Six replicas Running, spread two per node, and the status says so.
-  if (!WaitFor([&] { return PodsByNode(api, "web", true).size() == 3 &&
-                            Total(PodsByNode(api, "web", true)) == 6; },
-               30s)) {
+  if (!WaitFor(
+          [&] {
+            return PodsByNode(api, "web", true).size() == 3 &&
+                   Total(PodsByNode(api, "web", true)) == 6;
+          },
+          30s)) {
     FAIL("pods: " << Get(api, kPods).dump() << "\nnodes: " << Get(api, "/api/v1/nodes").dump());
   }
   CHECK(PodsByNode(api, "web", true) ==
         std::map<std::string, int>{{"node-a", 2}, {"node-b", 2}, {"node-z", 2}});
-  REQUIRE(WaitFor([&] {
-    json d = Get(api, kDeployments + "/web");
-    return d.is_object() && d["status"].value("readyReplicas", 0) == 6 &&
-           d["status"].value("replicas", 0) == 6 && d["status"].value("observedGeneration", 0) == 1;
-  }, 20s));
+  REQUIRE(WaitFor(
+      [&] {
+        json d = Get(api, kDeployments + "/web");
+        return d.is_object() && d["status"].value("readyReplicas", 0) == 6 &&
+               d["status"].value("replicas", 0) == 6 &&
+               d["status"].value("observedGeneration", 0) == 1;
+      },
+      20s));
   json pod = Get(api, kPods + "?labelSelector=app%3Dweb")["items"][0];
   std::string pod_name = pod["metadata"]["name"];
-  CHECK(pod_name.rfind("web-" + pod["metadata"]["labels"]["pod-template-hash"].get<std::string>() + "-", 0) == 0);
+  CHECK(pod_name.rfind(
+            "web-" + pod["metadata"]["labels"]["pod-template-hash"].get<std::string>() + "-", 0) ==
+        0);
   CHECK(pod["metadata"]["ownerReferences"][0]["kind"] == "Deployment");
   CHECK(HasEvent(api, "Scheduled", pod_name));
   CHECK(HasEvent(api, "SuccessfulCreate", "web"));
@@ -185,10 +194,12 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   // the two others.
   auto silenced = std::chrono::steady_clock::now();
   z.Stop();
-  REQUIRE(WaitFor([&] {
-    auto by = PodsByNode(api, "web", true);
-    return by.count("node-z") == 0 && Total(by) == 6;
-  }, 30s));
+  REQUIRE(WaitFor(
+      [&] {
+        auto by = PodsByNode(api, "web", true);
+        return by.count("node-z") == 0 && Total(by) == 6;
+      },
+      30s));
   auto took = std::chrono::steady_clock::now() - silenced;
   INFO("replaced after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                          << " ms");
@@ -208,20 +219,25 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   REQUIRE(Send(api, "PATCH", kDeployments + "/web/scale", json{{"spec", {{"replicas", 2}}}},
                "application/merge-patch+json") == 200);
   REQUIRE(WaitFor([&] { return Total(PodsByNode(api, "web", false)) == 2; }, 20s));
-  REQUIRE(WaitFor([&] {
-    json d = Get(api, kDeployments + "/web");
-    return d["status"].value("replicas", -1) == 2 && d["status"].value("observedGeneration", 0) == 2;
-  }, 20s));
+  REQUIRE(WaitFor(
+      [&] {
+        json d = Get(api, kDeployments + "/web");
+        return d["status"].value("replicas", -1) == 2 &&
+               d["status"].value("observedGeneration", 0) == 2;
+      },
+      20s));
 
   // node-z comes back: Ready again, and the pods that moved away stay away.
   z.Start();
-  REQUIRE(WaitFor([&] {
-    json n = Get(api, "/api/v1/nodes/node-z");
-    for (const auto& cond : n["status"]["conditions"]) {
-      if (cond["type"] == "Ready") return cond["status"] == "True";
-    }
-    return false;
-  }, 20s));
+  REQUIRE(WaitFor(
+      [&] {
+        json n = Get(api, "/api/v1/nodes/node-z");
+        for (const auto& cond : n["status"]["conditions"]) {
+          if (cond["type"] == "Ready") return cond["status"] == "True";
+        }
+        return false;
+      },
+      20s));
   CHECK(PodsByNode(api, "web", false).count("node-z") == 0);
 
   // Deleting the deployment deletes its pods.
@@ -241,17 +257,19 @@ TEST_CASE("a pod that fits nowhere stays Pending and says why, node by node",
   REQUIRE(WaitFor([&] { return Get(api, "/api/v1/nodes")["items"].size() == 2; }, 20s));
   REQUIRE(Send(api, "POST", kDeployments, Deployment("huge", 1, "3")) == 201);
   std::string message;
-  REQUIRE(WaitFor([&] {
-    json pods = Get(api, kPods + "?labelSelector=app%3Dhuge");
-    if (!pods.is_object() || pods["items"].empty()) return false;
-    for (const auto& cond : pods["items"][0]["status"].value("conditions", json::array())) {
-      if (cond["type"] == "PodScheduled" && cond["status"] == "False") {
-        message = cond["message"];
-        return true;
-      }
-    }
-    return false;
-  }, 20s));
+  REQUIRE(WaitFor(
+      [&] {
+        json pods = Get(api, kPods + "?labelSelector=app%3Dhuge");
+        if (!pods.is_object() || pods["items"].empty()) return false;
+        for (const auto& cond : pods["items"][0]["status"].value("conditions", json::array())) {
+          if (cond["type"] == "PodScheduled" && cond["status"] == "False") {
+            message = cond["message"];
+            return true;
+          }
+        }
+        return false;
+      },
+      20s));
   CHECK(message == "0/2 nodes are available: 2 Insufficient cpu.");
   CHECK(HasEvent(api, "FailedScheduling", "huge"));
   json pod = Get(api, kPods + "?labelSelector=app%3Dhuge")["items"][0];

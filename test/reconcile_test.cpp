@@ -26,7 +26,8 @@ json Deployment(int replicas, const std::string& image = "web:1") {
 
 // A pod of `d` as the controller would have made it, in the given state.
 json PodOf(const json& d, const std::string& suffix, const std::string& node, bool ready,
-           const std::string& phase = "Running", const std::string& created = "2026-01-01T00:00:00Z") {
+           const std::string& phase = "Running",
+           const std::string& created = "2026-01-01T00:00:00Z") {
   json p = PodForDeployment(d, suffix);
   p["metadata"]["creationTimestamp"] = created;
   p["metadata"]["resourceVersion"] = "7";
@@ -38,7 +39,8 @@ json PodOf(const json& d, const std::string& suffix, const std::string& node, bo
 
 std::set<std::string> Names(const std::vector<json>& pods) {
   std::set<std::string> out;
-  for (const auto& p : pods) out.insert(p["metadata"]["name"].get<std::string>());
+  for (const auto& p : pods)
+    out.insert(p["metadata"]["name"].get<std::string>());
   return out;
 }
 
@@ -59,7 +61,8 @@ TEST_CASE("pods made from a template are named, labeled and owned as Kubernetes 
   // The hash is stable and follows the template.
   CHECK(TemplateHash(Deployment(5)["spec"]["template"]) == hash);
   CHECK(TemplateHash(Deployment(3, "web:2")["spec"]["template"]) != hash);
-  for (char c : hash) CHECK(std::string("bcdfghjklmnpqrstvwxz2456789").find(c) != std::string::npos);
+  for (char c : hash)
+    CHECK(std::string("bcdfghjklmnpqrstvwxz2456789").find(c) != std::string::npos);
   // Long names are cut to fit a DNS label.
   json long_name = d;
   long_name["metadata"]["name"] = std::string(63, 'a');
@@ -105,7 +108,9 @@ TEST_CASE("scaling down removes unscheduled pods, then not ready ones, then the 
       PodOf(d, "pending", "", false, "Pending", "2026-01-01T00:00:00Z"),
       PodOf(d, "mid-ready", "n2", true, "Running", "2026-01-01T12:00:00Z"),
   };
-  auto name = [&](int i) { return pods[static_cast<size_t>(i)]["metadata"]["name"].get<std::string>(); };
+  auto name = [&](int i) {
+    return pods[static_cast<size_t>(i)]["metadata"]["name"].get<std::string>();
+  };
   d["spec"]["replicas"] = 4;
   CHECK(Names(ReconcileDeployment(d, pods).remove) == std::set<std::string>{name(3)});
   d["spec"]["replicas"] = 3;
@@ -148,21 +153,20 @@ TEST_CASE("scheduling input counts the requests of live bound pods", "[reconcile
                  {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
   auto pod = [](const std::string& name, const std::string& node_name, const std::string& phase,
                 const std::string& created) {
-    return json{{"metadata",
-                 {{"name", name},
-                  {"namespace", "default"},
-                  {"creationTimestamp", created},
-                  {"ownerReferences", {{{"uid", "u1"}, {"controller", true}}}}}},
-                {"spec",
-                 {{"nodeName", node_name},
-                  {"containers",
-                   {{{"name", "a"},
-                     {"image", "x"},
-                     {"resources", {{"requests", {{"cpu", "500m"}, {"memory", "128Mi"}}}}}},
-                    {{"name", "b"},
-                     {"image", "x"},
-                     {"resources", {{"requests", {{"cpu", "250m"}}}}}}}}}},
-                {"status", {{"phase", phase}}}};
+    return json{
+        {"metadata",
+         {{"name", name},
+          {"namespace", "default"},
+          {"creationTimestamp", created},
+          {"ownerReferences", {{{"uid", "u1"}, {"controller", true}}}}}},
+        {"spec",
+         {{"nodeName", node_name},
+          {"containers",
+           {{{"name", "a"},
+             {"image", "x"},
+             {"resources", {{"requests", {{"cpu", "500m"}, {"memory", "128Mi"}}}}}},
+            {{"name", "b"}, {"image", "x"}, {"resources", {{"requests", {{"cpu", "250m"}}}}}}}}}},
+        {"status", {{"phase", phase}}}};
   };
   std::vector<json> pods = {pod("bound", "n1", "Running", "2026-01-01T00:00:00Z"),
                             pod("done", "n1", "Failed", "2026-01-01T00:00:00Z"),
@@ -170,7 +174,8 @@ TEST_CASE("scheduling input counts the requests of live bound pods", "[reconcile
                             pod("early", "", "Pending", "2026-01-02T00:00:00Z"),
                             pod("binding", "", "Pending", "2026-01-01T00:00:00Z")};
   std::vector<const json*> ptrs;
-  for (const auto& p : pods) ptrs.push_back(&p);
+  for (const auto& p : pods)
+    ptrs.push_back(&p);
   // "binding" has a bind in flight to n1: it counts as bound there.
   auto in = BuildSchedulingInput({&node}, ptrs, {{"default/binding", "n1"}});
   REQUIRE(in.nodes.size() == 1);

@@ -33,7 +33,8 @@ struct Answer {
 // A client of one member (or of all, failing over), speaking JSON.
 class Api {
  public:
-  Api(const TugdCluster& c, std::vector<std::string> servers) : client_(std::move(servers), c.Token()) {}
+  Api(const TugdCluster& c, std::vector<std::string> servers)
+      : client_(std::move(servers), c.Token()) {}
   Api(std::vector<std::string> servers, const std::string& token)
       : client_(std::move(servers), token) {}
 
@@ -92,7 +93,9 @@ class Api {
   HttpClient client_;
 };
 
-std::string Rv(const json& obj) { return obj["metadata"]["resourceVersion"].get<std::string>(); }
+std::string Rv(const json& obj) {
+  return obj["metadata"]["resourceVersion"].get<std::string>();
+}
 
 json Deployment(const std::string& name, int replicas) {
   return {{"apiVersion", "apps/v1"},
@@ -143,9 +146,11 @@ struct Kind {
 
 std::vector<Kind> Kinds() {
   return {
-      {"/apis/apps/v1/namespaces/default/deployments", Deployment("web", 2),
+      {"/apis/apps/v1/namespaces/default/deployments",
+       Deployment("web", 2),
        {{"spec", {{"replicas", 3}}}}},
-      {"/api/v1/namespaces/default/pods", Pod("web-1", "web"),
+      {"/api/v1/namespaces/default/pods",
+       Pod("web-1", "web"),
        {{"metadata", {{"labels", {{"tier", "front"}}}}}}},
       {"/api/v1/nodes", Node("node-a"), {{"spec", {{"unschedulable", true}}}}},
       {"/api/v1/namespaces/default/events", Event("web-1.scheduled"), {{"count", 2}}},
@@ -353,15 +358,16 @@ TEST_CASE("a write with a stale resourceVersion gets 409 and changes nothing", "
     threads.emplace_back([&c, t, pods] {
       Api mine(c, c.Apis());
       for (int i = 0; i < 5; ++i) {
-        auto r = mine.Patch(pods + "/p", {{"metadata",
-                                           {{"annotations",
-                                             {{"t" + std::to_string(t) + "-" + std::to_string(i),
-                                               "done"}}}}}});
+        auto r = mine.Patch(
+            pods + "/p",
+            {{"metadata",
+              {{"annotations", {{"t" + std::to_string(t) + "-" + std::to_string(i), "done"}}}}}});
         CHECK(r.code == 200);
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   CHECK(api.Get(pods + "/p").body["metadata"]["annotations"].size() == 20);
 }
 
@@ -383,7 +389,8 @@ TEST_CASE("list and watch select by labels and fields", "[api][cluster]") {
     INFO(query << ": " << r.text);
     REQUIRE(r.code == 200);
     std::set<std::string> out;
-    for (const auto& p : r.body["items"]) out.insert(p["metadata"]["name"].get<std::string>());
+    for (const auto& p : r.body["items"])
+      out.insert(p["metadata"]["name"].get<std::string>());
     return out;
   };
   using S = std::set<std::string>;
@@ -434,9 +441,10 @@ TEST_CASE("list and watch select by labels and fields", "[api][cluster]") {
                     {"ADDED", "c1"}, {"MODIFIED", "b1"}, {"DELETED", "b1"}, {"DELETED", "c1"}});
 }
 
-TEST_CASE("a watch streams every change in order, resumes without gaps or repeats, and answers "
-          "410 for a compacted revision",
-          "[api][cluster][watch]") {
+TEST_CASE(
+    "a watch streams every change in order, resumes without gaps or repeats, and answers "
+    "410 for a compacted revision",
+    "[api][cluster][watch]") {
   ClusterOptions o = ApiOnly();
   o.extra_args.insert(o.extra_args.end(), {"--history-events", "40"});
   TugdCluster c(o);
@@ -581,8 +589,8 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
       {"two documents", "POST", d, "metadata: {name: a}\n---\nmetadata: {name: b}\n",
        "application/yaml", 400, "BadRequest", "2 documents"},
       {"nested too deeply", "POST", d,
-       "{\"metadata\":" + std::string(5000, '[') + std::string(5000, ']') + "}",
-       "application/json", 400, "BadRequest", "nested more than 100 levels deep"},
+       "{\"metadata\":" + std::string(5000, '[') + std::string(5000, ']') + "}", "application/json",
+       400, "BadRequest", "nested more than 100 levels deep"},
       {"nested too deeply in a patch", "PATCH", d + "/web",
        "{\"spec\":" + std::string(5000, '[') + std::string(5000, ']') + "}",
        "application/merge-patch+json", 400, "BadRequest", "nested more than 100 levels deep"},
@@ -593,8 +601,8 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
        "lowercase RFC 1123 label"},
       {"negative replicas", "POST", d, negative.dump(), "application/json", 422, "Invalid",
        "spec.replicas: Invalid value: -2: must be greater than or equal to 0"},
-      {"selector does not match the template", "POST", d, mismatch.dump(), "application/json",
-       422, "Invalid", "`selector` does not match template `labels`"},
+      {"selector does not match the template", "POST", d, mismatch.dump(), "application/json", 422,
+       "Invalid", "`selector` does not match template `labels`"},
       {"no containers", "POST", d, no_containers.dump(), "application/json", 422, "Invalid",
        "spec.template.spec.containers: Required value"},
       {"bad quantity", "POST", pods, bad_quantity.dump(), "application/json", 422, "Invalid",
@@ -612,12 +620,12 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
        "application/merge-patch+json"},
       {"invalid patch result", "PATCH", d + "/web", "{\"spec\":{\"replicas\":-1}}",
        "application/merge-patch+json", 422, "Invalid", "must be greater than or equal to 0"},
-      {"renaming by PUT", "PUT", d + "/web", Deployment("other", 1).dump(), "application/json",
-       400, "BadRequest", "does not match the name on the URL"},
+      {"renaming by PUT", "PUT", d + "/web", Deployment("other", 1).dump(), "application/json", 400,
+       "BadRequest", "does not match the name on the URL"},
       {"unknown object", "GET", d + "/nope", "", "application/json", 404, "NotFound",
        "deployments.apps \"nope\" not found"},
-      {"unknown object on delete", "DELETE", d + "/nope", "", "application/json", 404,
-       "NotFound", "deployments.apps \"nope\" not found"},
+      {"unknown object on delete", "DELETE", d + "/nope", "", "application/json", 404, "NotFound",
+       "deployments.apps \"nope\" not found"},
       {"unknown resource", "GET", "/apis/apps/v1/namespaces/default/statefulsets", "",
        "application/json", 404, "NotFound", "could not find the requested resource"},
       {"unknown path", "GET", "/nothing/here", "", "application/json", 404, "NotFound", ""},
@@ -654,9 +662,8 @@ TEST_CASE("every endpoint but the health checks needs the cluster token", "[api]
   Started(c);
   Api none(std::vector<std::string>{c.Api(0)}, "");
   Api wrong(std::vector<std::string>{c.Api(0)}, "not-the-token");
-  for (const std::string path :
-       {"/api/v1/namespaces/default/pods", "/apis/apps/v1/deployments", "/api/v1/nodes",
-        "/metrics", "/cluster/status"}) {
+  for (const std::string path : {"/api/v1/namespaces/default/pods", "/apis/apps/v1/deployments",
+                                 "/api/v1/nodes", "/metrics", "/cluster/status"}) {
     INFO(path);
     auto a = none.Get(path);
     CHECK(a.code == 401);

@@ -42,7 +42,8 @@ std::string Where(const tug::sched::Decision& d, const std::string& pod) {
 TEST_CASE("a pod goes only where it fits", "[scheduler]") {
   auto small = Node("small", 1000, 1 * kGi);
   auto big = Node("big", 8000, 16 * kGi);
-  auto d = Schedule({small, big}, {Pod("fits-both", 500, kGi / 2), Pod("needs-big", 2000, 4 * kGi)});
+  auto d =
+      Schedule({small, big}, {Pod("fits-both", 500, kGi / 2), Pod("needs-big", 2000, 4 * kGi)});
   CHECK(Where(d, "needs-big") == "big");
   CHECK(d.unschedulable.empty());
 
@@ -91,11 +92,11 @@ TEST_CASE("the Pending message counts every node's reasons", "[scheduler]") {
   c.ready = false;
   auto d = Schedule({a, b, c}, {Pod("big", 100, 2 * kGi)});
   REQUIRE(d.unschedulable.size() == 1);
-  CHECK(d.unschedulable[0].message == "0/3 nodes are available: 2 Insufficient memory, 1 NotReady.");
+  CHECK(d.unschedulable[0].message ==
+        "0/3 nodes are available: 2 Insufficient memory, 1 NotReady.");
   auto none = Schedule({}, {Pod("p")});
   REQUIRE(none.unschedulable.size() == 1);
-  CHECK(none.unschedulable[0].message ==
-        "0/0 nodes are available: no nodes are registered.");
+  CHECK(none.unschedulable[0].message == "0/0 nodes are available: no nodes are registered.");
 }
 
 TEST_CASE("replicas of one deployment spread across nodes before stacking", "[scheduler]") {
@@ -104,10 +105,12 @@ TEST_CASE("replicas of one deployment spread across nodes before stacking", "[sc
   auto b = Node("b");
   auto c = Node("c");
   std::vector<PodRequest> pods;
-  for (int i = 0; i < 6; ++i) pods.push_back(Pod("web-" + std::to_string(i), 100, 0, "uid-web"));
+  for (int i = 0; i < 6; ++i)
+    pods.push_back(Pod("web-" + std::to_string(i), 100, 0, "uid-web"));
   auto d = Schedule({a, b, c}, pods);
   std::map<std::string, int> per_node;
-  for (const auto& p : d.placements) ++per_node[p.node];
+  for (const auto& p : d.placements)
+    ++per_node[p.node];
   CHECK(per_node == std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}});
 
   // Replicas already running count: the new one goes where there are fewest.
@@ -135,7 +138,8 @@ TEST_CASE("among equals, the least allocated node wins, then the name", "[schedu
 
 TEST_CASE("the same inputs give the same placements", "[scheduler]") {
   std::vector<NodeState> nodes;
-  for (int i = 0; i < 50; ++i) nodes.push_back(Node("n" + std::to_string(i), 2000 + 100 * i));
+  for (int i = 0; i < 50; ++i)
+    nodes.push_back(Node("n" + std::to_string(i), 2000 + 100 * i));
   std::vector<PodRequest> pods;
   for (int i = 0; i < 300; ++i)
     pods.push_back(Pod("p" + std::to_string(i), 100 + i % 7 * 50, (i % 5) * kGi / 4,
@@ -154,5 +158,6 @@ TEST_CASE("the same inputs give the same placements", "[scheduler]") {
       if (q.key == p.pod) cpu[p.node] += q.cpu;
     }
   }
-  for (const auto& n : nodes) CHECK(cpu[n.name] <= n.cpu_allocatable);
+  for (const auto& n : nodes)
+    CHECK(cpu[n.name] <= n.cpu_allocatable);
 }

@@ -59,8 +59,8 @@ std::optional<std::string> Get(const TugdCluster& cluster, int member, const std
 }
 
 // Every key in [prefix] on `server` (linearizable unless serializable), as key -> value.
-std::map<std::string, std::string> All(const TugdCluster& cluster, int member, const std::string& prefix,
-                                       bool serializable = false) {
+std::map<std::string, std::string> All(const TugdCluster& cluster, int member,
+                                       const std::string& prefix, bool serializable = false) {
   HttpClient c({cluster.Api(member)}, cluster.Token());
   std::string end = prefix;
   end.back() = static_cast<char>(end.back() + 1);
@@ -269,8 +269,7 @@ TEST_CASE("a follower behind the compacted log catches up by snapshot",
   for (int i = 0; i < 300; ++i)
     REQUIRE(Put(client, "s/" + std::to_string(i), big).acked);
   c.Start(lagger);
-  REQUIRE(
-      WaitFor([&] { return All(c, lagger, "s/", /*serializable=*/true).size() == 300; }, 15s));
+  REQUIRE(WaitFor([&] { return All(c, lagger, "s/", /*serializable=*/true).size() == 300; }, 15s));
   CHECK_THAT(c.ReadLog(lagger), Catch::Contains("installed snapshot"));
   CHECK(All(c, lagger, "s/", true)["s/299"] == big);
 }
@@ -395,8 +394,8 @@ namespace {
 
 // Watches [prefix, prefix+1) on `server` from `start`, collecting events (key, type) until
 // `want` of them arrived or 10 s passed. Returns every JSON line the stream carried.
-std::vector<json> Watch(const TugdCluster& cluster, int member, const std::string& prefix, int64_t start,
-                        size_t want, std::atomic<bool>* created = nullptr) {
+std::vector<json> Watch(const TugdCluster& cluster, int member, const std::string& prefix,
+                        int64_t start, size_t want, std::atomic<bool>* created = nullptr) {
   std::string end = prefix;
   end.back() = static_cast<char>(end.back() + 1);
   json req = {

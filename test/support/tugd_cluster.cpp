@@ -11,10 +11,10 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -79,8 +79,8 @@ TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
     pids_.push_back(-1);
   }
   if (opt_.token_file) {
-    std::ofstream(root_ + "/token") << "test-" << std::to_string(::getpid()) << "-"
-                                    << std::to_string(api_ports_[0]) << "\n";
+    std::ofstream(root_ + "/token")
+        << "test-" << std::to_string(::getpid()) << "-" << std::to_string(api_ports_[0]) << "\n";
   }
 }
 
