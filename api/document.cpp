@@ -14,6 +14,9 @@ namespace {
 
 // YAML 1.2 core schema resolution of a plain (unquoted) scalar.
 json PlainScalar(const std::string& s) {
+  // Nothing this long is a null, a boolean or a number we could hold; and std::regex recurses
+  // once per character, so it must never see a long input.
+  if (s.size() > 64) return s;
   static const std::regex kNull("^(~|null|Null|NULL|)$");
   static const std::regex kBool("^(true|True|TRUE|false|False|FALSE)$");
   static const std::regex kInt("^[-+]?[0-9]+$");
@@ -31,7 +34,21 @@ json PlainScalar(const std::string& s) {
   return s;
 }
 
-json ToJson(const YAML::Node& n) {
+// Refusals while converting YAML: too deep, or too many values (aliases can make a small
+// document expand exponentially: "billion laughs").
+struct TooBig {
+  std::string why;
+};
+
+constexpr long kMaxValues = 1000000;
+
+json ToJson(const YAML::Node& n, size_t depth, long* budget) {
+  if (--*budget < 0) {
+    throw TooBig{"expands to more than " + std::to_string(kMaxValues) +
+                 " values (YAML aliases repeating each other?)"};
+  }
+  if (depth > kMaxNesting)
+    throw TooBig{"nested more than " + std::to_string(kMaxNesting) + " levels deep"};
   switch (n.Type()) {
     case YAML::NodeType::Null:
       return nullptr;
@@ -41,18 +58,52 @@ json ToJson(const YAML::Node& n) {
     case YAML::NodeType::Sequence: {
       json a = json::array();
       for (const auto& item : n)
-        a.push_back(ToJson(item));
+        a.push_back(ToJson(item, depth + 1, budget));
       return a;
     }
     case YAML::NodeType::Map: {
       json o = json::object();
       for (const auto& kv : n)
-        o[kv.first.as<std::string>()] = ToJson(kv.second);
+        o[kv.first.as<std::string>()] = ToJson(kv.second, depth + 1, budget);
       return o;
     }
     default:
       return nullptr;
   }
+}
+
+// Whether `s` is well-formed UTF-8 (JSON text must be; the JSON parser checks its own input,
+// YAML's does not).
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t extra;
+    if (c < 0x80) {
+      extra = 0;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+    } else {
+      return false;  // a continuation byte first, an overlong lead (C0, C1), or past U+10FFFF
+    }
+    if (i + extra >= n + (extra == 0 ? 1 : 0)) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    if (extra >= 2) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      // Overlong forms, UTF-16 surrogates, and code points past U+10FFFF.
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+          (c == 0xF4 && c1 > 0x8F))
+        return false;
+    }
+    i += extra + 1;
+  }
+  return true;
 }
 
 std::string Position(const std::string& source, int line, int column) {
@@ -99,6 +150,22 @@ size_t NestingDepth(const std::string& text) {
 
 }  // namespace
 
+size_t Depth(const json& v) {
+  // Iterative: the point is to look at values that may be too deep to recurse into.
+  size_t max = 0;
+  std::vector<std::pair<const json*, size_t>> stack = {{&v, 1}};
+  while (!stack.empty()) {
+    auto [cur, d] = stack.back();
+    stack.pop_back();
+    if (!cur->is_structured()) continue;
+    max = std::max(max, d);
+    if (d > kMaxNesting) return d;  // enough to refuse it
+    for (const auto& child : *cur)
+      stack.emplace_back(&child, d + 1);
+  }
+  return max;
+}
+
 Result<json> ParseJson(const std::string& text, const std::string& source) {
   if (NestingDepth(text) > kMaxNesting) {
     return Status::Invalid(source + ": nested more than " + std::to_string(kMaxNesting) +
@@ -136,14 +203,18 @@ Result<std::vector<json>> ParseDocuments(const std::string& text, const std::str
     }
     return out;
   }
+  if (!ValidUtf8(text)) return Status::Invalid(source + ": not valid UTF-8");
   try {
+    long budget = kMaxValues;
     for (const auto& doc : YAML::LoadAll(text)) {
       if (doc.IsNull()) continue;
-      out.push_back(ToJson(doc));
+      out.push_back(ToJson(doc, 1, &budget));
     }
   } catch (const YAML::Exception& e) {
     return Status::Invalid(Position(source, e.mark.line, e.mark.column) +
                            ": malformed YAML: " + e.msg);
+  } catch (const TooBig& e) {
+    return Status::Invalid(source + ": " + e.why);
   }
   return out;
 }

@@ -18,6 +18,10 @@ enum class Format { kAuto, kJson, kYaml };
 // per level.
 constexpr size_t kMaxNesting = 100;
 
+// How deeply objects and arrays nest in `v` (a scalar is 0), without recursing; past
+// kMaxNesting it stops counting.
+size_t Depth(const nlohmann::json& v);
+
 // One JSON value as it is (a top-level list stays a list). Errors name source, line, column.
 Result<nlohmann::json> ParseJson(const std::string& text, const std::string& source);
 

@@ -1,15 +1,28 @@
 #include "api/validation.h"
 
-#include <regex>
+#include <cctype>
 
 namespace tug::api {
 
 using nlohmann::json;
 
 namespace {
-const std::regex kLabelValue("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$");
-// A label key: an optional DNS subdomain prefix and '/', then a name of at most 63 characters.
-const std::regex kLabelName("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$");
+
+bool Alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
+
+// Letters and digits, with '-', '_' and '.' inside: a label value (may be empty) or the name
+// part of a label key (may not).
+bool LabelText(const std::string& s, bool allow_empty) {
+  if (s.empty()) return allow_empty;
+  if (s.size() > 63 || !Alnum(s.front()) || !Alnum(s.back())) return false;
+  for (char c : s) {
+    if (!Alnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string ShowValue(const json& v) {
@@ -56,8 +69,7 @@ void CheckLabels(const json& labels, const std::string& path, std::vector<std::s
     if (!v.is_string()) {
       InvalidError(path + "." + k, v, "label values must be strings (quote numbers and booleans)",
                    errors);
-    } else if (v.get<std::string>().size() > 63 ||
-               !std::regex_match(v.get<std::string>(), kLabelValue)) {
+    } else if (!LabelText(v.get<std::string>(), /*allow_empty=*/true)) {
       InvalidError(path + "." + k, v,
                    "a label value must be at most 63 characters of letters, digits, '-', '_' or "
                    "'.', starting and ending with a letter or digit",
@@ -65,7 +77,7 @@ void CheckLabels(const json& labels, const std::string& path, std::vector<std::s
     }
     std::string name = k.substr(k.find('/') == std::string::npos ? 0 : k.find('/') + 1);
     std::string prefix = k.size() > name.size() ? k.substr(0, k.size() - name.size() - 1) : "";
-    if (name.empty() || name.size() > 63 || !std::regex_match(name, kLabelName) ||
+    if (!LabelText(name, /*allow_empty=*/false) ||
         (k.size() > name.size() && !IsDns1123Subdomain(prefix))) {
       InvalidError(path, k,
                    "a label key must be a name of at most 63 letters, digits, '-', '_' or '.' "
@@ -88,8 +100,12 @@ Status Verdict(const std::string& kind, const std::string& name,
 }
 
 bool IsDns1123Label(const std::string& s) {
-  static const std::regex re("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
-  return !s.empty() && s.size() <= 63 && std::regex_match(s, re);
+  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (s.empty() || s.size() > 63 || !lower_alnum(s.front()) || !lower_alnum(s.back())) return false;
+  for (char c : s) {
+    if (!lower_alnum(c) && c != '-') return false;
+  }
+  return true;
 }
 
 bool IsDns1123Subdomain(const std::string& s) {
@@ -151,6 +167,12 @@ void PrepareMetadata(json& obj, bool namespaced, bool subdomain_names,
 
 void CheckTypeMeta(json& obj, const std::string& api_version, const std::string& kind,
                    std::vector<std::string>* errors) {
+  // Whatever writes a status (a controller, an agent, a user) writes an object: readers rely
+  // on it.
+  if (obj.contains("status") && !obj["status"].is_null() && !obj["status"].is_object())
+    InvalidError("status", obj["status"], "must be an object", errors);
+  if (obj.contains("spec") && !obj["spec"].is_null() && !obj["spec"].is_object())
+    InvalidError("spec", obj["spec"], "must be an object", errors);
   if (!obj.contains("apiVersion") || obj["apiVersion"].is_null()) obj["apiVersion"] = api_version;
   if (!obj.contains("kind") || obj["kind"].is_null()) obj["kind"] = kind;
   if (obj["apiVersion"] != api_version)

@@ -47,7 +47,8 @@ bool IsDns1123Subdomain(const std::string& s);
 void PrepareMetadata(nlohmann::json& obj, bool namespaced, bool subdomain_names,
                      std::vector<std::string>* errors);
 
-// Sets apiVersion and kind when absent, reports them when they are not `api_version`/`kind`.
+// Sets apiVersion and kind when absent, reports them when they are not `api_version`/`kind`;
+// a `spec` or `status` that is there must be an object.
 void CheckTypeMeta(nlohmann::json& obj, const std::string& api_version, const std::string& kind,
                    std::vector<std::string>* errors);
 

@@ -218,6 +218,8 @@ Result<json> PrepareDeployment(json obj) {
     Invalid("spec.replicas", spec["replicas"], "must be an integer", &errors);
   } else if (spec["replicas"].get<int64_t>() < 0) {
     Invalid("spec.replicas", spec["replicas"], "must be greater than or equal to 0", &errors);
+  } else if (spec["replicas"].get<int64_t>() > 2147483647) {
+    Invalid("spec.replicas", spec["replicas"], "must be less than or equal to 2147483647", &errors);
   }
   if (!spec.contains("template") || !spec["template"].is_object()) {
     Required("spec.template", &errors);
@@ -229,6 +231,19 @@ Result<json> PrepareDeployment(json obj) {
   json& tlabels = tmpl["metadata"]["labels"];
   if (tlabels.is_null()) tlabels = json::object();
   CheckLabels(tlabels, "spec.template.metadata.labels", &errors);
+  // Every pod made from the template must pass as a Pod: check what pods copy from it.
+  const json& tann =
+      tmpl["metadata"].contains("annotations") ? tmpl["metadata"]["annotations"] : json();
+  if (!tann.is_null()) {
+    if (!tann.is_object()) {
+      Invalid("spec.template.metadata.annotations", tann, "must be a map of strings", &errors);
+    } else {
+      for (const auto& [k, v] : tann.items()) {
+        if (!v.is_string())
+          Invalid("spec.template.metadata.annotations." + k, v, "must be a string", &errors);
+      }
+    }
+  }
   // Kubernetes (extensions/v1beta1 and tug) default the selector from the template's labels.
   if (!spec.contains("selector") || spec["selector"].is_null())
     spec["selector"] = {{"matchLabels", tlabels}};

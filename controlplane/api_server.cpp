@@ -4,6 +4,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <set>
 
 #include "api/validation.h"
 #include "controlplane/resource_watch.h"
@@ -65,7 +66,10 @@ ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
   node.set_fsync_observer([m = metrics_](double s) { m->ObserveFsync(s); });
 }
 
-ApiServer::~ApiServer() = default;
+ApiServer::~ApiServer() {
+  // The node may outlive us (tests): leave no handler pointing here.
+  node_.set_soft_handler(nullptr);
+}
 
 void ApiServer::Start() {
   KeepToken();
@@ -141,15 +145,26 @@ void ApiServer::KeepToken() {
 void ApiServer::Handle(HttpRequest req, Respond respond) {
   auto start = std::chrono::steady_clock::now();
   RequestInfo info = ClassifyRequest(req);
-  std::string verb = info.verb.empty() ? req.method : info.verb;
+  // Labels come from fixed sets whatever clients send (even without a token): a label per
+  // made-up path or method would grow the metrics without bound.
+  static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+  static const std::set<std::string> kPaths = {
+      "/healthz",           "/readyz",         "/livez",     "/health",
+      "/metrics",           "/cluster/status", "/v3/kv/put", "/v3/kv/range",
+      "/v3/kv/deleterange", "/v3/kv/txn",      "/v3/watch",  "/v3/maintenance/status"};
+  std::string verb = !info.verb.empty()           ? info.verb
+                     : kMethods.count(req.method) ? req.method
+                                                  : "OTHER";
   std::string resource;
   if (info.resource) {
     resource = info.resource->name + (info.subresource.empty() ? "" : "/" + info.subresource);
-  } else if (!info.is_resource && (req.path.rfind("/v3/", 0) == 0 || Public(req.path) ||
-                                   req.path == "/metrics" || req.path == "/cluster/status")) {
+  } else if (kPaths.count(req.path)) {
     resource = req.path;
+  } else if (req.path.rfind("/api/v1/nodes/", 0) == 0 && req.path.size() > 10 &&
+             req.path.compare(req.path.size() - 10, 10, "/heartbeat") == 0) {
+    resource = "nodes/heartbeat";
   } else {
-    resource = "unknown";  // keeps the label set bounded whatever paths clients try
+    resource = "unknown";
   }
   Respond measured = [respond, m = metrics_, verb, resource, start](HttpResponse r) {
     m->ObserveRequest(
@@ -185,7 +200,9 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
   if (req.path == "/metrics") {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
-    r.body = metrics_->Render(node_.status(), hub_.size() - (token_watch_ ? 1 : 0));
+    // Clients' watches only: not the token's or the controllers' own.
+    r.body = metrics_->Render(
+        node_.status(), hub_.size() - (token_watch_ ? 1 : 0) - (controllers_.watching() ? 1 : 0));
     respond(std::move(r));
     return;
   }
@@ -204,8 +221,9 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
                                 "no leader to take the heartbeat; retry on another member")));
     } else {
       HttpResponse r;
-      r.body = json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}
-                   .dump();
+      r.body =
+          json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}.dump(
+              -1, ' ', false, json::error_handler_t::replace);
       respond(std::move(r));
     }
     return;

@@ -24,6 +24,8 @@ const std::string kDeployments = "/registry/deployments/";
 const std::string kPods = "/registry/pods/";
 const std::string kNodes = "/registry/nodes/";
 
+constexpr int kMaxCreatesPerRound = 256;
+
 const api::ResourceInfo& Kind(const char* name) {
   return *api::FindResource(std::string(name) == "deployments" ? "apps" : "", name);
 }
@@ -146,7 +148,10 @@ void ControllerManager::Heartbeat(const std::string& node) {
 }
 
 void ControllerManager::Tick() {
-  if (running_ && !node_.is_leader()) Lose("this member is no longer the leader");
+  // Leading again in a later term is a new leadership: what was cached may have missed the
+  // interim leader's writes. Start over.
+  if (running_ && (!node_.is_leader() || node_.term() != term_))
+    Lose("this member is no longer the leader of the term it started in");
   if (!running_ && node_.LeaderCaughtUp()) Become();
   if (!running_) return;
   if (Now() - last_resync_ >= opt_.resync_ms) {
@@ -172,6 +177,7 @@ void ControllerManager::Tick() {
 void ControllerManager::Become() {
   ++epoch_;
   running_ = true;
+  term_ = node_.term();
   judging_since_ = Now();
   last_resync_ = Now();
   heartbeats_.clear();  // only heartbeats received while leading count
@@ -183,31 +189,32 @@ void ControllerManager::Become() {
     auto obj = Registry::Decode(kv.value(), kv.mod_revision());
     if (obj.ok()) OnEvent(kv.key(), nullptr, &obj.value());
   }
-  auto id = hub_.Watch("/registry/", "/registry0", node_.kv().revision() + 1,
-                       [this, epoch = epoch_](const store::WatchUpdate& u) {
-                         if (epoch != epoch_) return false;
-                         if (u.canceled) {
-                           watch_ = 0;
-                           Lose("the store was replaced by a snapshot");
-                           return false;
-                         }
-                         for (const auto& e : u.events) {
-                           const std::string& key =
-                               e.type() == storepb::Event::PUT ? e.kv().key() : e.prev_kv().key();
-                           std::optional<json> before, after;
-                           if (e.has_prev_kv() && !e.prev_kv().key().empty()) {
-                             auto b =
-                                 Registry::Decode(e.prev_kv().value(), e.prev_kv().mod_revision());
-                             if (b.ok()) before = std::move(b).value();
-                           }
-                           if (e.type() == storepb::Event::PUT) {
-                             auto a = Registry::Decode(e.kv().value(), e.kv().mod_revision());
-                             if (a.ok()) after = std::move(a).value();
-                           }
-                           OnEvent(key, before ? &*before : nullptr, after ? &*after : nullptr);
-                         }
-                         return true;
-                       });
+  auto id = hub_.Watch(
+      "/registry/", "/registry0", node_.kv().revision() + 1,
+      [this, alive = std::weak_ptr<int>(alive_), epoch = epoch_](const store::WatchUpdate& u) {
+        if (alive.expired()) return false;
+        if (epoch != epoch_) return false;
+        if (u.canceled) {
+          watch_ = 0;
+          Lose("the store was replaced by a snapshot");
+          return false;
+        }
+        for (const auto& e : u.events) {
+          const std::string& key =
+              e.type() == storepb::Event::PUT ? e.kv().key() : e.prev_kv().key();
+          std::optional<json> before, after;
+          if (e.has_prev_kv() && !e.prev_kv().key().empty()) {
+            auto b = Registry::Decode(e.prev_kv().value(), e.prev_kv().mod_revision());
+            if (b.ok()) before = std::move(b).value();
+          }
+          if (e.type() == storepb::Event::PUT) {
+            auto a = Registry::Decode(e.kv().value(), e.kv().mod_revision());
+            if (a.ok()) after = std::move(a).value();
+          }
+          OnEvent(key, before ? &*before : nullptr, after ? &*after : nullptr);
+        }
+        return true;
+      });
   if (!id.ok()) {
     Lose(id.status().message().c_str());
     return;
@@ -235,12 +242,23 @@ void ControllerManager::Lose(const char* why) {
   dirty_deployments_.clear();
   inflight_.clear();
   unschedulable_said_.clear();
+  failure_said_.clear();
   assumed_.clear();
   schedule_dirty_ = false;
   orphans_dirty_ = false;
 }
 
 void ControllerManager::OnEvent(const std::string& key, const json* before, const json* after) {
+  // Objects written around the API (raw /v3 puts) may have any shape: the controllers only
+  // look at ones with an object spec, and treat the others as absent.
+  auto usable = [](const json* o) {
+    return o && o->contains("spec") && (*o)["spec"].is_object() &&
+           (!o->contains("status") || (*o)["status"].is_object() || (*o)["status"].is_null());
+  };
+  if (!StartsWith(key, kNodes)) {
+    if (!usable(before)) before = nullptr;
+    if (!usable(after)) after = nullptr;
+  }
   if (StartsWith(key, kDeployments)) {
     if (after) {
       deployments_[key] = *after;
@@ -286,7 +304,8 @@ void ControllerManager::OnEvent(const std::string& key, const json* before, cons
 void ControllerManager::Kick() {
   if (kicked_ || !running_) return;
   kicked_ = true;
-  boost::asio::post(io_, [this, epoch = epoch_] {
+  boost::asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), epoch = epoch_] {
+    if (alive.expired()) return;
     kicked_ = false;
     if (running_ && epoch == epoch_) Process();
   });
@@ -294,8 +313,8 @@ void ControllerManager::Kick() {
 
 void ControllerManager::Process() {
   if (!running_) return;
-  if (!node_.is_leader()) {
-    Lose("this member is no longer the leader");
+  if (!node_.is_leader() || node_.term() != term_) {
+    Lose("this member is no longer the leader of the term it started in");
     return;
   }
   if (orphans_dirty_) {
@@ -317,8 +336,9 @@ bool ControllerManager::Begin(const std::string& token) {
 }
 
 ReplyFn ControllerManager::Finish(const std::string& token, const std::string& what) {
-  return [this, token, what, epoch = epoch_](Reply r) {
-    if (epoch != epoch_) return;  // leadership changed meanwhile: nothing of ours is left
+  return [this, alive = std::weak_ptr<int>(alive_), token, what, epoch = epoch_](Reply r) {
+    // Leadership changed meanwhile (or the controllers are gone): nothing of ours is left.
+    if (alive.expired() || epoch != epoch_) return;
     inflight_.erase(token);
     if (!r.ok() && r.code != 404 && r.code != 409) {
       spdlog::warn("controller: {} failed: {}", what, r.message());
@@ -343,6 +363,9 @@ void ControllerManager::SyncDeployment(const std::string& key) {
     }
   }
   DeploymentPlan plan = ReconcileDeployment(d, pods);
+  // Big scale-ups go in rounds (the next starts when this one is answered), so a million
+  // replicas do not become a million proposals at once.
+  plan.create = std::min(plan.create, kMaxCreatesPerRound);
   bool status_changed = plan.status != d.value("status", json::object());
   size_t writes = static_cast<size_t>(plan.create) + plan.remove.size() + (status_changed ? 1 : 0);
   if (writes == 0) return;
@@ -351,11 +374,23 @@ void ControllerManager::SyncDeployment(const std::string& key) {
   struct Round {
     size_t left;
     std::vector<std::string> created, deleted;
+    std::string failure;  // the first error, if any write failed
   };
-  auto round = std::make_shared<Round>(Round{writes, {}, {}});
-  auto done = [this, round, token, key, d, epoch = epoch_]() {
-    if (epoch != epoch_ || --round->left > 0) return;
+  auto round = std::make_shared<Round>(Round{writes, {}, {}, ""});
+  auto done = [this, alive = std::weak_ptr<int>(alive_), round, token, key, d, epoch = epoch_]() {
+    if (alive.expired() || epoch != epoch_ || --round->left > 0) return;
     inflight_.erase(token);
+    if (!round->failure.empty()) {
+      // Say it once per distinct failure, and look again on the next tick rather than at
+      // once: a pod the API refuses would otherwise be retried in a tight loop.
+      if (failure_said_[key] != round->failure) {
+        failure_said_[key] = round->failure;
+        RecordEvent(d, "Warning", "FailedCreate", round->failure, "deployment-controller");
+      }
+      dirty_deployments_.insert(key);
+      return;
+    }
+    failure_said_.erase(key);
     if (!round->created.empty()) {
       RecordEvent(d, "Normal", "SuccessfulCreate", "Created pod(s): " + Names(round->created),
                   "deployment-controller");
@@ -371,7 +406,11 @@ void ControllerManager::SyncDeployment(const std::string& key) {
     json pod = PodForDeployment(d, RandomSuffix());
     std::string pod_name = pod["metadata"]["name"];
     registry_.Create(Kind("pods"), ns, std::move(pod), [round, done, pod_name](Reply r) {
-      if (r.ok()) round->created.push_back(pod_name);
+      if (r.ok()) {
+        round->created.push_back(pod_name);
+      } else if (r.code != 409 && round->failure.empty()) {
+        round->failure = "Error creating pod: " + r.message();
+      }
       done();
     });
   }
@@ -429,7 +468,9 @@ void ControllerManager::SchedulePending() {
     std::string node = placement.node;
     registry_.Update(Kind("pods"), Meta(pod, "namespace"), Meta(pod, "name"), Registry::Part::kMain,
                      Guarded(next),
-                     [this, finish, pod, node, placed = placement.pod, epoch = epoch_](Reply r) {
+                     [this, alive = std::weak_ptr<int>(alive_), finish, pod, node,
+                      placed = placement.pod, epoch = epoch_](Reply r) {
+                       if (alive.expired()) return;
                        if (epoch == epoch_) {
                          assumed_.erase(placed);
                          if (!r.ok()) schedule_dirty_ = true;  // try again on fresh state
@@ -507,6 +548,7 @@ void ControllerManager::JudgeNodes() {
     std::string token = "fail:" + key;
     if (!Begin(token)) continue;
     json next = p;
+    if (!next.contains("status") || !next["status"].is_object()) next["status"] = json::object();
     next["status"]["phase"] = "Failed";
     next["status"]["reason"] = "NodeLost";
     next["status"]["message"] =

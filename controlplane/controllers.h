@@ -68,6 +68,8 @@ class ControllerManager {
 
   // Whether this member currently runs the controllers.
   bool running() const { return running_; }
+  // Whether the controllers hold a watch on the store (not a client's, for /metrics).
+  bool watching() const { return watch_ != 0; }
   // Runs one round now (tests with a fake clock call this instead of waiting for the timer).
   void Tick();
 
@@ -121,6 +123,10 @@ class ControllerManager {
   std::map<std::string, int64_t> heartbeats_;              // node name -> last heartbeat (ms)
   std::map<std::string, std::string> unschedulable_said_;  // pod key -> message written
   std::map<std::string, std::string> assumed_;             // "ns/name" -> node of a bind in flight
+  std::map<std::string, std::string> failure_said_;        // deployment key -> last FailedCreate
+  uint64_t term_ = 0;  // the term this member started the controllers in
+  // Expires with the manager: callbacks still queued on the io loop check it first.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace tug::cp

@@ -76,7 +76,7 @@ std::string TemplateHash(const json& pod_template) {
   // FNV-1a over the canonical JSON (nlohmann sorts object keys), spelled in Kubernetes'
   // "safe" alphabet.
   uint32_t h = 2166136261u;
-  for (unsigned char c : pod_template.dump()) {
+  for (unsigned char c : pod_template.dump(-1, ' ', false, json::error_handler_t::replace)) {
     h ^= c;
     h *= 16777619u;
   }

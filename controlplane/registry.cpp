@@ -31,13 +31,13 @@ std::string Rv(const json& obj) {
   const json& md = obj["metadata"];
   if (!md.contains("resourceVersion") || md["resourceVersion"].is_null()) return "";
   return md["resourceVersion"].is_string() ? md["resourceVersion"].get<std::string>()
-                                           : md["resourceVersion"].dump();
+                                           : SafeDump(md["resourceVersion"]);
 }
 
 std::string Stored(json obj) {
   if (obj.contains("metadata") && obj["metadata"].is_object())
     obj["metadata"].erase("resourceVersion");
-  return obj.dump();
+  return SafeDump(obj);
 }
 
 void SetRv(json& obj, int64_t rv) {
@@ -201,6 +201,12 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
     return;
   }
   json o = std::move(prepared).value();
+  if (api::Depth(o) > api::kMaxNesting) {
+    done(Invalid(r, given_name,
+                 r.qualified_kind() + " \"" + given_name + "\" is invalid: nested more than " +
+                     std::to_string(api::kMaxNesting) + " levels deep"));
+    return;
+  }
   json& m = o["metadata"];
   m.erase("resourceVersion");
   m["uid"] = NewUid();
@@ -256,7 +262,13 @@ void Registry::Read(const api::ResourceInfo& r, const std::string& ns, const std
       done(ErrorReply(500, "InternalError", obj.status().message()));
       return;
     }
-    found(rev, std::move(obj).value());
+    try {
+      found(rev, std::move(obj).value());
+    } catch (const std::exception& e) {
+      // A stored object of a shape nothing expected (written through /v3): answer, don't die.
+      done(ErrorReply(500, "InternalError",
+                      r.qualified_name() + " \"" + name + "\" cannot be processed: " + e.what()));
+    }
   });
 }
 
@@ -401,6 +413,12 @@ void Registry::UpdateAttempt(const api::ResourceInfo& r, const std::string& ns,
           return;
         }
         next = std::move(prepared).value();
+        if (api::Depth(next) > api::kMaxNesting) {
+          done(Invalid(r, name,
+                       r.qualified_kind() + " \"" + name + "\" is invalid: nested more than " +
+                           std::to_string(api::kMaxNesting) + " levels deep"));
+          return;
+        }
         if (next.value("spec", json()) != current.value("spec", json()))
           next["metadata"]["generation"] =
               (cmd.contains("generation") && cmd["generation"].is_number_integer()

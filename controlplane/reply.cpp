@@ -11,6 +11,10 @@ std::string Reply::message() const {
   return body.value("message", "");
 }
 
+std::string SafeDump(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 Reply ErrorReply(int code, const std::string& reason, const std::string& message,
                  const json& details) {
   json s = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},

@@ -39,6 +39,10 @@ Reply Invalid(const api::ResourceInfo& r, const std::string& name,  // 422
 Reply BadRequest(const std::string& message);  // 400
 Reply Gone(const std::string& message);        // 410 Expired
 
+// JSON text of a value that may hold bytes that are not UTF-8 (names from URLs, objects that
+// came in as YAML): such bytes are replaced, never thrown about.
+std::string SafeDump(const nlohmann::json& v);
+
 // A store error (no quorum, timeout, compacted history) as a Reply: 503, 410 or 500.
 Reply StoreFailure(const Status& s);
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <limits>
 #include <unordered_map>
 
 #include "raftstore/node.h"
@@ -14,7 +15,7 @@ using nlohmann::json;
 HttpResponse ToHttp(const Reply& reply) {
   HttpResponse r;
   r.status = reply.code;
-  r.body = reply.body.dump();
+  r.body = SafeDump(reply.body);
   return r;
 }
 
@@ -48,7 +49,7 @@ class DecodeCache {
     if (obj.ok()) {
       d.ok = true;
       d.obj = std::move(obj).value();
-      d.text = d.obj.dump();
+      d.text = SafeDump(d.obj);
     }
     return entries_.emplace(key, std::move(d)).first->second;
   }
@@ -80,7 +81,7 @@ std::string Line(const char* type, const std::string& object_text) {
 }
 
 std::string ErrorLine(const Reply& status) {
-  return Line("ERROR", status.body.dump());
+  return Line("ERROR", SafeDump(status.body));
 }
 
 // The lines a revision's events make for one watcher.
@@ -124,7 +125,7 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
     for (const auto& kv : now.response.kvs()) {
       auto obj = Registry::Decode(kv.value(), kv.mod_revision());
       if (obj.ok() && Registry::Matches(r, obj.value(), o.labels, o.fields))
-        lines += Line("ADDED", obj->dump());
+        lines += Line("ADDED", SafeDump(obj.value()));
     }
     if (!lines.empty() && !out->Write(std::move(lines))) return;
     from = node.kv().revision() + 1;
@@ -145,6 +146,10 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
                                     std::to_string(node.kv().compacted_revision()) + ")")
                              : ErrorReply(500, "InternalError", id.status().message())));
     out->End();
+    return;
+  }
+  if (out->closed()) {  // the client left before the watch began: nobody would cancel it
+    hub.Cancel(id.value());
     return;
   }
   std::shared_ptr<boost::asio::steady_timer> timer;
@@ -171,7 +176,8 @@ void ServeWatch(boost::asio::io_context& io, store::RaftNode& node, store::Watch
     try {
       size_t used = 0;
       int64_t n = std::stoll(o.resource_version, &used);
-      if (used != o.resource_version.size() || n < 0) throw std::invalid_argument("rv");
+      if (used != o.resource_version.size() || n < 0 || n == std::numeric_limits<int64_t>::max())
+        throw std::invalid_argument("rv");
       from = n + 1;
     } catch (...) {
       respond(ToHttp(BadRequest("resourceVersion must be a revision number, not \"" +

@@ -123,6 +123,7 @@ class RaftNode {
   uint64_t id() const { return id_; }
   bool is_leader() const { return core_->is_leader(); }
   uint64_t leader() const { return core_->leader(); }
+  uint64_t term() const { return core_->term(); }
 
  private:
   RaftNode(boost::asio::io_context& io, NodeOptions o);

@@ -14,6 +14,11 @@ WatchHub::WatchHub(KvStore& kv) : kv_(kv) {
   kv_.set_reset_observer([this] { OnReset(); });
 }
 
+WatchHub::~WatchHub() {
+  kv_.set_observer(nullptr);
+  kv_.set_reset_observer(nullptr);
+}
+
 Result<uint64_t> WatchHub::Watch(const std::string& key, const std::string& range_end,
                                  int64_t start_revision, Sink sink) {
   if (start_revision > 0 && start_revision <= kv_.revision()) {

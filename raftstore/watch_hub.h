@@ -32,8 +32,11 @@ class WatchHub {
   // Returns false to end the watch (e.g. the client went away).
   using Sink = std::function<bool(const WatchUpdate&)>;
 
-  // Takes over the store's observers.
+  // Takes over the store's observers (and gives them back when destroyed).
   explicit WatchHub(KvStore& kv);
+  ~WatchHub();
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
 
   // Starts a watch on [key, range_end) (range_end as in KvStore::Range) from
   // `start_revision` (0: from the next change). Delivers the history first, synchronously.

@@ -575,6 +575,16 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
   json other_ns = Deployment("ns", 1);
   other_ns["metadata"]["namespace"] = "kube-system";
 
+  // "Billion laughs": each level refers to the previous one ten times.
+  std::string laughs = "a0: &a0 [lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += std::string(k ? ", " : "") + "*a" + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  std::string deep_yaml = "metadata: {name: deep}\nspec:\n";
+  for (int i = 0; i < 150; ++i) deep_yaml += std::string(2 * i + 2, ' ') + "k:\n";
+  deep_yaml += std::string(302, ' ') + "v: 1\n";
   struct Case {
     std::string what, method, path, body, content_type;
     int code;
@@ -594,6 +604,20 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
       {"nested too deeply in a patch", "PATCH", d + "/web",
        "{\"spec\":" + std::string(5000, '[') + std::string(5000, ']') + "}",
        "application/merge-patch+json", 400, "BadRequest", "nested more than 100 levels deep"},
+      {"a name that is not UTF-8", "GET", d + "/%FF%FE", "", "application/json", 404, "NotFound",
+       "not found"},
+      {"YAML that is not UTF-8", "POST", d, "metadata:\n  name: \xff\xfe\n", "application/yaml",
+       400, "BadRequest", "not valid UTF-8"},
+      {"YAML aliases that expand exponentially", "POST", d, laughs, "application/yaml", 400,
+       "BadRequest", "expands to more than"},
+      {"YAML nested too deeply", "POST", d, deep_yaml, "application/yaml", 400, "BadRequest",
+       "nested more than 100 levels deep"},
+      {"a huge number in YAML", "POST", d,
+       "metadata: {name: big}\nspec:\n  replicas: " + std::string(20000, '9') + "\n",
+       "application/yaml", 422, "Invalid", "spec.replicas"},
+      {"a status that is not an object", "PUT", d + "/web/status",
+       "{\"metadata\":{\"name\":\"web\"},\"status\":\"broken\"}", "application/json", 422,
+       "Invalid", "status: Invalid value: broken: must be an object"},
       {"not an object", "POST", d, "\"web\"", "application/json", 400, "BadRequest",
        "must be an object"},
       {"invalid name", "POST", d, bad_name.dump(), "application/json", 422, "Invalid",

@@ -117,6 +117,15 @@ int main(int argc, char** argv) {
       io.stop();
     });
   });
-  io.run();
+  // A bug that throws in some callback must not take the member down with every request it
+  // was serving: log it and keep running (the handlers catch what they expect themselves).
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("internal error, continuing: {}", e.what());
+    }
+  }
   return 0;
 }
