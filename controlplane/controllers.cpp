@@ -183,14 +183,14 @@ void ControllerManager::Become() {
   heartbeats_.clear();  // only heartbeats received while leading count
   storepb::RangeRequest rr;
   rr.set_key("/registry/");
-  rr.set_range_end("/registry0");
+  rr.set_range_end(Registry::PrefixEnd("/registry/"));
   auto all = node_.kv().Range(rr);
   for (const auto& kv : all.response.kvs()) {
     auto obj = Registry::Decode(kv.value(), kv.mod_revision());
     if (obj.ok()) OnEvent(kv.key(), nullptr, &obj.value());
   }
   auto id = hub_.Watch(
-      "/registry/", "/registry0", node_.kv().revision() + 1,
+      "/registry/", Registry::PrefixEnd("/registry/"), node_.kv().revision() + 1,
       [this, alive = std::weak_ptr<int>(alive_), epoch = epoch_](const store::WatchUpdate& u) {
         if (alive.expired()) return false;
         if (epoch != epoch_) return false;
@@ -570,7 +570,7 @@ void ControllerManager::CollectEvents() {
   std::strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%SZ", &tm);
   storepb::RangeRequest rr;
   rr.set_key("/registry/events/");
-  rr.set_range_end("/registry/events0");
+  rr.set_range_end(Registry::PrefixEnd("/registry/events/"));
   auto all = node_.kv().Range(rr);
   for (const auto& kv : all.response.kvs()) {
     auto ev = Registry::Decode(kv.value(), kv.mod_revision());

@@ -20,12 +20,6 @@ namespace {
 // busy objects get through; the bound only stops a pathological loop.
 constexpr int kMaxAttempts = 64;
 
-std::string PrefixEnd(const std::string& prefix) {
-  std::string end = prefix;
-  end.back() = static_cast<char>(end.back() + 1);  // prefixes end in '/': no overflow
-  return end;
-}
-
 std::string Rv(const json& obj) {
   if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object()) return "";
   const json& md = obj["metadata"];
@@ -105,6 +99,12 @@ std::string NowRfc3339() {
 std::string Registry::Key(const api::ResourceInfo& r, const std::string& ns,
                           const std::string& name) {
   return Prefix(r, ns) + name;
+}
+
+std::string Registry::PrefixEnd(const std::string& prefix) {
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);  // prefixes end in '/': no overflow
+  return end;
 }
 
 std::string Registry::Prefix(const api::ResourceInfo& r, const std::string& ns) {

@@ -80,6 +80,8 @@ class Registry {
                          const std::string& name);
   // Every key of the kind in `ns` ("" = all namespaces) starts with this.
   static std::string Prefix(const api::ResourceInfo& r, const std::string& ns);
+  // The range end that covers every key starting with `prefix` (which ends in '/').
+  static std::string PrefixEnd(const std::string& prefix);
   // A stored object, with metadata.resourceVersion set to `rv` (the key's mod_revision).
   static Result<nlohmann::json> Decode(const std::string& value, int64_t rv);
 

@@ -112,8 +112,7 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
                  const api::ResourceInfo& r, const std::string& ns, const WatchOptions& o,
                  int64_t from, std::shared_ptr<ResponseStream> out) {
   std::string prefix = Registry::Prefix(r, ns);
-  std::string end = prefix;
-  end.back() = static_cast<char>(end.back() + 1);
+  std::string end = Registry::PrefixEnd(prefix);
   if (from == 0) {
     // The current state as ADDED events, then every change after it: both read on this
     // thread, so nothing slips in between.

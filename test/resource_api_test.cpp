@@ -579,11 +579,13 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
   std::string laughs = "a0: &a0 [lol]\n";
   for (int i = 1; i <= 9; ++i) {
     laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
-    for (int k = 0; k < 10; ++k) laughs += std::string(k ? ", " : "") + "*a" + std::to_string(i - 1);
+    for (int k = 0; k < 10; ++k)
+      laughs += std::string(k ? ", " : "") + "*a" + std::to_string(i - 1);
     laughs += "]\n";
   }
   std::string deep_yaml = "metadata: {name: deep}\nspec:\n";
-  for (int i = 0; i < 150; ++i) deep_yaml += std::string(2 * i + 2, ' ') + "k:\n";
+  for (int i = 0; i < 150; ++i)
+    deep_yaml += std::string(2 * i + 2, ' ') + "k:\n";
   deep_yaml += std::string(302, ' ') + "v: 1\n";
   struct Case {
     std::string what, method, path, body, content_type;
