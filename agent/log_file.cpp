@@ -20,69 +20,34 @@ std::string Rotated(const std::string& path, int n) {
 
 }  // namespace
 
-Result<LogFile> LogFile::Open(const std::string& path, int64_t max_bytes, int keep) {
-  LogFile f;
-  f.path_ = path;
-  f.max_bytes_ = max_bytes;
-  f.keep_ = keep < 1 ? 1 : keep;
-  f.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (f.fd_ < 0) return Status::Error("cannot open log " + path + ": " + store::Errno());
+Result<bool> RotateLog(const std::string& path, int64_t max_bytes, int keep) {
   struct stat st {};
-  if (::fstat(f.fd_, &st) == 0) f.size_ = st.st_size;
-  return f;
-}
-
-LogFile::LogFile(LogFile&& o) noexcept {
-  *this = std::move(o);
-}
-
-LogFile& LogFile::operator=(LogFile&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    path_ = std::move(o.path_);
-    max_bytes_ = o.max_bytes_;
-    keep_ = o.keep_;
-    fd_ = o.fd_;
-    size_ = o.size_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-LogFile::~LogFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Status LogFile::Rotate() {
-  // path.keep is dropped; path.k -> path.k+1; path -> path.1; a fresh path.
-  std::remove(Rotated(path_, keep_).c_str());
-  for (int k = keep_ - 1; k >= 1; --k)
-    std::rename(Rotated(path_, k).c_str(), Rotated(path_, k + 1).c_str());
-  if (::rename(path_.c_str(), Rotated(path_, 1).c_str()) != 0 && errno != ENOENT)
-    return Status::Error("cannot rotate log " + path_ + ": " + store::Errno());
-  ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) return Status::Error("cannot reopen log " + path_ + ": " + store::Errno());
-  size_ = 0;
-  return Status::Ok();
-}
-
-Status LogFile::Append(const std::string& data) {
-  if (fd_ < 0) return Status::Error("log " + path_ + " is not open");
-  if (size_ > 0 && size_ + static_cast<int64_t>(data.size()) > max_bytes_) {
-    if (Status s = Rotate(); !s) return s;
-  }
+  if (::stat(path.c_str(), &st) != 0 || st.st_size <= max_bytes) return false;
+  keep = keep < 1 ? 1 : keep;
+  std::remove(Rotated(path, keep).c_str());
+  for (int k = keep - 1; k >= 1; --k)
+    std::rename(Rotated(path, k).c_str(), Rotated(path, k + 1).c_str());
+  // Copy, then truncate in place: the writers' descriptors stay valid.
+  std::string text;
+  if (Status s = store::ReadWholeFile(path, &text); !s)
+    return Status::Error("cannot rotate log " + path + ": " + s.message());
+  std::string to = Rotated(path, 1);
+  int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error("cannot rotate log to " + to + ": " + store::Errno());
   size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::Error("cannot write log " + path_ + ": " + store::Errno());
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return Status::Error("cannot write " + to + ": " + store::Errno());
     }
     off += static_cast<size_t>(n);
   }
-  size_ += static_cast<int64_t>(data.size());
-  return Status::Ok();
+  ::close(fd);
+  if (::truncate(path.c_str(), 0) != 0)
+    return Status::Error("cannot truncate log " + path + ": " + store::Errno());
+  return true;
 }
 
 Result<std::string> TailLog(const std::string& path, int lines, int keep) {

@@ -1,9 +1,11 @@
-// A container's log on the agent's disk: what its stdout and stderr write, appended to
-// `<path>`, rotated to `<path>.1` ... `<path>.<keep>` when it passes `max_bytes`, so a chatty
-// process never fills the disk; and the last lines of it, for `logs --tail`.
+// A container's log on the agent's disk. The container's stdout and stderr are appended
+// straight to `<path>` (by the container's own processes, so logging goes on while no agent
+// runs); the agent rotates it when it passes a size cap, to `<path>.1` ... `<path>.<keep>`, so
+// a chatty process never fills the disk, and reads the last lines back for `logs --tail`.
 //
-// The supervisor reads the child's output from a pipe and calls Append; the log server reads
-// with Tail. Errors are values naming the file.
+// Rotation copies and then truncates (logrotate's copytruncate): the writers keep their
+// O_APPEND descriptor and go on at the new end. Lines written between the copy and the
+// truncation are lost; with the agent checking about once a second that is a small window.
 #pragma once
 
 #include <cstdint>
@@ -13,32 +15,15 @@
 
 namespace tug::agent {
 
-class LogFile {
- public:
-  // Opens (creating) `path` for appending; `max_bytes` per file, `keep` rotated files.
-  static Result<LogFile> Open(const std::string& path, int64_t max_bytes, int keep);
-  LogFile(LogFile&& o) noexcept;
-  LogFile& operator=(LogFile&& o) noexcept;
-  ~LogFile();
+constexpr int64_t kLogMaxBytes = 10 << 20;  // per file
+constexpr int kLogKeep = 3;                 // rotated files kept
 
-  // Appends `data`; rotates first if it would pass the size cap.
-  Status Append(const std::string& data);
-  const std::string& path() const { return path_; }
-  int64_t size() const { return size_; }
-
- private:
-  LogFile() = default;
-  Status Rotate();
-
-  std::string path_;
-  int64_t max_bytes_ = 0;
-  int keep_ = 1;
-  int fd_ = -1;
-  int64_t size_ = 0;
-};
+// If the log at `path` is larger than `max_bytes`, moves it to `path.1` (shifting older ones
+// up to `path.keep`) and empties it. Returns whether it rotated.
+Result<bool> RotateLog(const std::string& path, int64_t max_bytes, int keep = kLogKeep);
 
 // The last `lines` lines of the log at `path` (all of it if `lines` < 0), reading back into
 // the newest rotated file if the current one has fewer. A missing log is empty.
-Result<std::string> TailLog(const std::string& path, int lines, int keep = 1);
+Result<std::string> TailLog(const std::string& path, int lines, int keep = kLogKeep);
 
 }  // namespace tug::agent

@@ -1,0 +1,41 @@
+// Memory limits through the kernel's control groups, where the machine lets the agent make
+// them: cgroup v2 (memory.max) or the v1 memory controller (memory.limit_in_bytes). Each
+// container gets a group under the agent's own, `tug-<node>/<container-id>`; its processes join
+// it before they exec, so a container over its limit is killed by the kernel (OOMKilled).
+//
+// Where no writable memory cgroup exists (a container without delegation, a non-root agent),
+// Detect says why, and the agent reports that limits are not enforced instead of failing pods.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "raftstore/status.h"
+
+namespace tug::agent {
+
+class MemoryCgroups {
+ public:
+  // Finds a place for this node's groups, or an error saying why limits cannot be enforced.
+  static Result<MemoryCgroups> Detect(const std::string& node_name);
+
+  // Makes the group for one container with its limit (0: none) and soft limit (request);
+  // returns the path of the file a process writes its PID to in order to join.
+  Result<std::string> Create(const std::string& container_id, int64_t limit_bytes,
+                             int64_t request_bytes) const;
+  // Whether the kernel killed a process of the group for memory.
+  static bool OomKilled(const std::string& group);
+  // Removes the group (after its processes are gone); best effort.
+  static void Remove(const std::string& group);
+  // The group directory of a procs file returned by Create.
+  static std::string GroupOf(const std::string& procs_file);
+
+  const std::string& base() const { return base_; }
+  bool v2() const { return v2_; }
+
+ private:
+  std::string base_;
+  bool v2_ = false;
+};
+
+}  // namespace tug::agent

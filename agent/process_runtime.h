@@ -1,0 +1,44 @@
+// The process runtime: a container is its `command` and `args` run on this machine.
+//
+// Each container runs under a small supervisor process of its own (forked from the agent, it
+// calls only async-signal-safe functions): it leads a new session and process group, joins the
+// container's memory cgroup, starts the command with stdout and stderr appended to the log
+// file, waits for it, and writes its exit code to `<state_dir>/exit`. So the exit code of a
+// container is known even when the agent was restarted while it ran (the new agent is not its
+// parent and cannot wait for it), and the log keeps filling while no agent runs.
+//
+// A container with only an `image` cannot run here: CanRun says so, for the pod's status.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "agent/memory_cgroup.h"
+#include "agent/runtime.h"
+
+namespace tug::agent {
+
+class ProcessRuntime : public Runtime {
+ public:
+  // `cgroups` is where memory limits go; nullopt with the reason they are not enforced.
+  ProcessRuntime(std::optional<MemoryCgroups> cgroups, std::string no_cgroup_reason);
+
+  Status CanRun(const ContainerLaunch& c) const override;
+  Result<RunningContainer> Start(const ContainerLaunch& c) override;
+  std::optional<ContainerExit> Inspect(const RunningContainer& c) override;
+  void Stop(const RunningContainer& c, bool force) override;
+  Result<std::string> Logs(const std::string& log_path, int tail_lines) override;
+  std::string MemoryEnforcement() const override;
+
+ private:
+  std::optional<MemoryCgroups> cgroups_;
+  std::string no_cgroup_reason_;
+};
+
+// The executable `name` resolves to with the PATH in `env` (names with a '/' are taken as
+// they are, relative to `work_dir`), or an error saying it was not found.
+Result<std::string> ResolveExecutable(const std::string& name,
+                                      const std::vector<std::string>& env,
+                                      const std::string& work_dir);
+
+}  // namespace tug::agent
