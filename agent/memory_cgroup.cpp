@@ -43,8 +43,9 @@ std::string OwnGroup(const std::string& controller) {
     if (b == std::string::npos) continue;
     std::string names = line.substr(a + 1, b - a - 1);
     std::string path = line.substr(b + 1);
-    if (controller.empty() ? names.empty() : (("," + names + ",").find("," + controller + ",") !=
-                                              std::string::npos))
+    if (controller.empty()
+            ? names.empty()
+            : (("," + names + ",").find("," + controller + ",") != std::string::npos))
       return path == "/" ? "" : path;
   }
   return "";

@@ -37,8 +37,7 @@ class ProcessRuntime : public Runtime {
 
 // The executable `name` resolves to with the PATH in `env` (names with a '/' are taken as
 // they are, relative to `work_dir`), or an error saying it was not found.
-Result<std::string> ResolveExecutable(const std::string& name,
-                                      const std::vector<std::string>& env,
+Result<std::string> ResolveExecutable(const std::string& name, const std::vector<std::string>& env,
                                       const std::string& work_dir);
 
 }  // namespace tug::agent

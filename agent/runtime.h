@@ -22,13 +22,13 @@
 namespace tug::agent {
 
 struct ContainerLaunch {
-  std::string id;     // "namespace/pod/container", for messages
-  std::string image;  // may be empty for the process runtime
-  std::vector<std::string> argv;  // command followed by args, $(VAR) already expanded
-  std::vector<std::string> env;   // "NAME=value", the whole environment
-  std::string work_dir;           // the container's working directory (exists)
-  std::string state_dir;          // the runtime's files for this container (exists)
-  std::string log_path;           // stdout and stderr are appended here
+  std::string id;                    // "namespace/pod/container", for messages
+  std::string image;                 // may be empty for the process runtime
+  std::vector<std::string> argv;     // command followed by args, $(VAR) already expanded
+  std::vector<std::string> env;      // "NAME=value", the whole environment
+  std::string work_dir;              // the container's working directory (exists)
+  std::string state_dir;             // the runtime's files for this container (exists)
+  std::string log_path;              // stdout and stderr are appended here
   int64_t memory_limit_bytes = 0;    // 0: none
   int64_t memory_request_bytes = 0;  // 0: none
 };

@@ -137,9 +137,9 @@ struct Supervisor::Pod {
   std::vector<Container> containers;
   RestartPolicy policy = RestartPolicy::kAlways;
   int64_t grace_ms = 30'000;
-  bool assigned = true;         // still bound to this node
+  bool assigned = true;          // still bound to this node
   bool server_terminal = false;  // the server marked it Succeeded/Failed (e.g. NodeLost)
-  std::string reason, message;  // a pod-level failure (UnsupportedImage)
+  std::string reason, message;   // a pod-level failure (UnsupportedImage)
   std::string start_time;
   std::map<std::string, std::pair<std::string, std::string>> transitions;  // type -> status, time
   bool active() const { return assigned && !server_terminal; }
@@ -234,9 +234,9 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     }
     // The environment: ours first, then the container's own, which may refer to ours.
     std::map<std::string, std::string> vars = {
-        {"PATH", kDefaultPath},   {"HOME", c.launch.work_dir}, {"HOSTNAME", p->name},
-        {"POD_NAME", p->name},    {"POD_NAMESPACE", p->ns},    {"POD_UID", p->uid},
-        {"NODE_NAME", o_.node_name}, {"POD_IP", host_ip},      {"HOST_IP", host_ip}};
+        {"PATH", kDefaultPath},      {"HOME", c.launch.work_dir}, {"HOSTNAME", p->name},
+        {"POD_NAME", p->name},       {"POD_NAMESPACE", p->ns},    {"POD_UID", p->uid},
+        {"NODE_NAME", o_.node_name}, {"POD_IP", host_ip},         {"HOST_IP", host_ip}};
     for (size_t i = 0; i < c.ports.size(); ++i) {
       if (i == 0) vars["PORT"] = std::to_string(c.ports[i].host_port);
       if (!c.ports[i].name.empty())
@@ -282,8 +282,10 @@ void Supervisor::SaveState(const Pod& p) {
   for (const auto& c : p.containers) {
     json ports = json::array();
     for (const auto& b : c.ports)
-      ports.push_back({{"name", b.name}, {"containerPort", b.container_port},
-                       {"hostPort", b.host_port}, {"protocol", b.protocol}});
+      ports.push_back({{"name", b.name},
+                       {"containerPort", b.container_port},
+                       {"hostPort", b.host_port},
+                       {"protocol", b.protocol}});
     cs.push_back({{"name", c.spec.name},
                   {"running", c.running ? c.running->ToJson() : json()},
                   {"startedAt", c.started_at},
@@ -315,10 +317,10 @@ void Supervisor::Recover(int64_t now) {
     if (!sv.pod.is_object()) continue;
     if (store::ReadWholeFile(dir + "/state.json", &state_text))
       sv.state = json::parse(state_text, nullptr, false);
-    sv.containers = sv.state.is_object() && sv.state.contains("containers") &&
-                            sv.state["containers"].is_array()
-                        ? sv.state["containers"]
-                        : json::array();
+    sv.containers =
+        sv.state.is_object() && sv.state.contains("containers") && sv.state["containers"].is_array()
+            ? sv.state["containers"]
+            : json::array();
     // Every saved port is taken before any pod picks new ones.
     for (const auto& sc : sv.containers) {
       if (!sc.is_object() || !sc.contains("ports") || !sc["ports"].is_array()) continue;
@@ -396,7 +398,8 @@ void Supervisor::StopPod(Pod& p, int64_t now, const std::string& why) {
   for (auto& c : p.containers) {
     c.restart_at_ms = -1;
     if (c.running) {
-      if (!c.stopping) Event(p, "Normal", "Killing", "Stopping container " + c.spec.name + ": " + why);
+      if (!c.stopping)
+        Event(p, "Normal", "Killing", "Stopping container " + c.spec.name + ": " + why);
       StopContainer(p, c, now);
     }
     c.done = true;
@@ -447,9 +450,10 @@ void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
   c.waiting_message.clear();
   c.terminated = json();
   c.ready = !c.readiness.spec;
-  c.liveness = ProbeState{c.liveness.spec, now + (c.liveness.spec ? c.liveness.spec->initial_delay_ms : 0)};
-  c.readiness =
-      ProbeState{c.readiness.spec, now + (c.readiness.spec ? c.readiness.spec->initial_delay_ms : 0)};
+  c.liveness =
+      ProbeState{c.liveness.spec, now + (c.liveness.spec ? c.liveness.spec->initial_delay_ms : 0)};
+  c.readiness = ProbeState{c.readiness.spec,
+                           now + (c.readiness.spec ? c.readiness.spec->initial_delay_ms : 0)};
   Event(p, "Normal", "Started", "Started container " + c.spec.name);
   SaveState(p);
 }
@@ -485,8 +489,8 @@ void Supervisor::HandleExit(Pod& p, Container& c, const ContainerExit& e, int64_
     c.waiting_message.clear();
     if (!d.waiting_reason.empty()) {
       c.waiting_message = "back-off " + std::to_string((d.at_ms - now) / 1000) +
-                          "s restarting failed container=" + c.spec.name + " pod=" + p.name +
-                          "_" + p.ns + "(" + p.uid + ")";
+                          "s restarting failed container=" + c.spec.name + " pod=" + p.name + "_" +
+                          p.ns + "(" + p.uid + ")";
       Event(p, "Warning", "BackOff", "Back-off restarting failed container " + c.spec.name);
     }
   } else {
@@ -605,14 +609,15 @@ std::vector<PodReport> Supervisor::Reports() const {
         if (!c.waiting_message.empty()) w["message"] = c.waiting_message;
         st["state"] = {{"waiting", w}};
       }
-      st["lastState"] = c.last_terminated.is_null()
-                            ? json::object()
-                            : json{{"terminated", c.last_terminated}};
+      st["lastState"] =
+          c.last_terminated.is_null() ? json::object() : json{{"terminated", c.last_terminated}};
       if (!c.ports.empty()) {
         json ports = json::array();
         for (const auto& b : c.ports)
-          ports.push_back({{"name", b.name}, {"containerPort", b.container_port},
-                           {"hostPort", b.host_port}, {"protocol", b.protocol}});
+          ports.push_back({{"name", b.name},
+                           {"containerPort", b.container_port},
+                           {"hostPort", b.host_port},
+                           {"protocol", b.protocol}});
         st["ports"] = ports;
       }
       statuses.push_back(st);
@@ -627,9 +632,9 @@ std::vector<PodReport> Supervisor::Reports() const {
       if (c.done && c.terminated.is_null()) all_ok = false;
     }
     std::string phase = !p.reason.empty() ? "Failed"
-                        : any_pending                                   ? "Pending"
-                        : all_done                                      ? (all_ok ? "Succeeded" : "Failed")
-                                                                        : "Running";
+                        : any_pending     ? "Pending"
+                        : all_done        ? (all_ok ? "Succeeded" : "Failed")
+                                          : "Running";
     json st = {{"phase", phase},
                {"hostIP", o_.host_ip},
                {"podIP", o_.host_ip},
@@ -670,7 +675,8 @@ Result<std::string> Supervisor::LogPath(const std::string& ns, const std::string
     if (p->ns == ns && p->name == pod && (!found || p->active())) found = p.get();
   }
   if (!found) return Status::NotFound("pod " + ns + "/" + pod + " does not run on this node");
-  if (found->containers.empty()) return Status::NotFound("pod " + ns + "/" + pod + " has no containers");
+  if (found->containers.empty())
+    return Status::NotFound("pod " + ns + "/" + pod + " has no containers");
   if (container.empty()) {
     if (found->containers.size() > 1) {
       std::string names;

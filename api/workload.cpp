@@ -154,6 +154,13 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
                   "must be between 1 and 65535, inclusive", errors);
         }
         if (!Str(pv, "protocol").empty()) port.protocol = Str(pv, "protocol");
+        if (pv.contains("hostPort") && pv["hostPort"].is_number_integer()) {
+          port.host_port = pv["hostPort"].get<int>();
+          if (port.host_port < 0 || port.host_port > 65535) {
+            Invalid(pp + ".hostPort", pv["hostPort"], "must be between 0 and 65535, inclusive",
+                    errors);
+          }
+        }
         k.ports.push_back(port);
       }
     }

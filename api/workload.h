@@ -20,6 +20,7 @@ namespace tug::api {
 struct ContainerPort {
   std::string name;
   int container_port = 0;
+  int host_port = 0;  // 0: the agent picks a free one
   std::string protocol = "TCP";
 };
 

@@ -56,7 +56,8 @@ ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
       resources_(io, node, hub_, registry_),
       metrics_(std::make_shared<Metrics>()),
       controllers_(io, node, hub_, registry_, std::move(controllers)),
-      timer_(std::make_unique<Timer>(io)) {
+      timer_(std::make_unique<Timer>(io)),
+      logs_(std::make_unique<PodLogProxy>(io, registry_)) {
   // Worker heartbeats reach the leader's controllers from whichever member received them.
   node.set_soft_handler([this](std::string data) {
     static const std::string kPrefix = "heartbeat:";
@@ -229,6 +230,7 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
     return;
   }
   if (HandleStoreRequest(node_, hub_, req, respond)) return;
+  if (logs_->Handle(req, auth_->token(), respond)) return;
   if (resources_.Handle(req, info, respond)) return;
   respond(ToHttp(ErrorReply(404, "NotFound", "no such path: " + req.path)));
 }

@@ -11,6 +11,7 @@
 #include "controlplane/controllers.h"
 #include "controlplane/http_server.h"
 #include "controlplane/metrics.h"
+#include "controlplane/pod_log.h"
 #include "controlplane/registry.h"
 #include "controlplane/resource_api.h"
 #include "raftstore/watch_hub.h"
@@ -63,6 +64,7 @@ class ApiServer {
   ControllerManager controllers_;
   struct Timer;
   std::unique_ptr<Timer> timer_;
+  std::unique_ptr<PodLogProxy> logs_;
   bool proposing_token_ = false;
   uint64_t token_watch_ = 0;
 };

@@ -57,7 +57,8 @@ class TinyHttp {
       std::string status = req.rfind("GET /healthz ", 0) == 0    ? "200 OK"
                            : req.rfind("GET /redirect ", 0) == 0 ? "302 Found"
                                                                  : "500 Internal Server Error";
-      std::string resp = "HTTP/1.1 " + status + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      std::string resp =
+          "HTTP/1.1 " + status + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
       (void)::write(c, resp.data(), resp.size());
       ::close(c);
     }
@@ -120,8 +121,7 @@ TEST_CASE("exec probes pass on exit 0 and are killed at their timeout", "[agent]
   CHECK_FALSE(failed.success);
   CHECK(failed.message.find("4") != std::string::npos);
   auto start = std::chrono::steady_clock::now();
-  auto slow = RunProbe(
-      Parse({{"exec", {{"command", {"sleep", "30"}}}}, {"timeoutSeconds", 1}}), t);
+  auto slow = RunProbe(Parse({{"exec", {{"command", {"sleep", "30"}}}}, {"timeoutSeconds", 1}}), t);
   CHECK_FALSE(slow.success);
   CHECK(slow.message.find("timed out") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - start < 10s);

@@ -161,9 +161,8 @@ TEST_CASE("a container runs with its environment, ports and log, in its own grou
   std::string want = "hello web default node-a port=" + std::to_string(http) +
                      " http=" + std::to_string(http) + " metrics=" + std::to_string(metrics) +
                      " greeting=hi-web";
-  REQUIRE(f.TickUntil(0, [&] {
-    return TailLog(log.value(), -1).value().find("oops") != std::string::npos;
-  }));
+  REQUIRE(f.TickUntil(
+      0, [&] { return TailLog(log.value(), -1).value().find("oops") != std::string::npos; }));
   std::string text = TailLog(log.value(), -1).value();
   CHECK(text.find(want) != std::string::npos);
   CHECK(text.find("/pods/default_web_uid-web/main/work\n") != std::string::npos);  // pwd
@@ -182,8 +181,7 @@ TEST_CASE("a container runs with its environment, ports and log, in its own grou
   CHECK(f.sup->Reports().empty());
 }
 
-TEST_CASE("exit codes and restart policies, with back-off on a fake clock",
-          "[agent][supervisor]") {
+TEST_CASE("exit codes and restart policies, with back-off on a fake clock", "[agent][supervisor]") {
   Fixture f;
   SECTION("Always: a crash loop backs off and says CrashLoopBackOff with the last exit code") {
     f.sup->SetAssigned({Pod("crash", Shell("exit 3"))}, 0);
@@ -202,9 +200,7 @@ TEST_CASE("exit codes and restart policies, with back-off on a fake clock",
     CHECK(f.Container("crash")["restartCount"] == 1);
     // ... then it runs again, and the next wait is 20 s.
     REQUIRE(f.TickUntil(10'000, [&] { return f.Container("crash")["restartCount"] == 2; }));
-    REQUIRE(f.TickUntil(10'000, [&] {
-      return f.Container("crash")["state"].contains("waiting");
-    }));
+    REQUIRE(f.TickUntil(10'000, [&] { return f.Container("crash")["state"].contains("waiting"); }));
     f.sup->Tick(29'999);
     CHECK(f.Container("crash")["restartCount"] == 2);
     REQUIRE(f.TickUntil(30'000, [&] { return f.Container("crash")["restartCount"] == 3; }));
@@ -230,9 +226,8 @@ TEST_CASE("exit codes and restart policies, with back-off on a fake clock",
     CHECK(f.Container("once")["restartCount"] == 0);
   }
   SECTION("a killed process is exit code 128 + signal") {
-    f.sup->SetAssigned({Pod("victim", Shell("echo $$ > pid; exec sleep 600"),
-                            {{"restartPolicy", "Never"}})},
-                       0);
+    f.sup->SetAssigned(
+        {Pod("victim", Shell("echo $$ > pid; exec sleep 600"), {{"restartPolicy", "Never"}})}, 0);
     REQUIRE(f.TickUntil(0, [&] { return PidIn(f.WorkFile("victim", "pid")) > 0; }));
     ::kill(PidIn(f.WorkFile("victim", "pid")), SIGKILL);
     REQUIRE(f.TickUntil(0, [&] { return f.Status("victim")["phase"] == "Failed"; }));
@@ -257,7 +252,8 @@ TEST_CASE("stopping sends SIGTERM to the group, then SIGKILL after the grace per
           "[agent][supervisor]") {
   Fixture f;
   // Ignores SIGTERM; its background child (started before the trap) does not.
-  json c = Shell("sleep 600 & echo $! > child; trap '' TERM; echo $$ > pid; while :; do sleep 1; done");
+  json c =
+      Shell("sleep 600 & echo $! > child; trap '' TERM; echo $$ > pid; while :; do sleep 1; done");
   f.sup->SetAssigned({Pod("stubborn", c, {{"terminationGracePeriodSeconds", 5}})}, 0);
   REQUIRE(f.TickUntil(0, [&] {
     return PidIn(f.WorkFile("stubborn", "pid")) > 0 && PidIn(f.WorkFile("stubborn", "child")) > 0;

@@ -28,7 +28,22 @@ namespace tug::testing {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string B64(const std::string& in) {
+  return api::Base64Encode(in);
+}
+
+std::string UnB64(const std::string& in) {
+  return api::Base64Decode(in).value_or("");
+}
 
 // A port free now, below the kernel's ephemeral range (32768 and up by default): a port the
 // kernel picked for us could be handed to some client's outgoing connection before the member
@@ -48,25 +63,6 @@ int FreePort() {
     if (ok) return port;
   }
   throw std::runtime_error("cannot find a free port in 20000-32000");
-}
-
-}  // namespace
-
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (pred()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-std::string B64(const std::string& in) {
-  return api::Base64Encode(in);
-}
-
-std::string UnB64(const std::string& in) {
-  return api::Base64Decode(in).value_or("");
 }
 
 TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
@@ -99,6 +95,10 @@ TugdCluster::~TugdCluster() {
   }
   std::error_code ec;
   if (std::getenv("TUG_KEEP_TEST_DIRS") == nullptr) fs::remove_all(root_, ec);
+}
+
+std::string TugdCluster::TokenFile() const {
+  return opt_.token_file ? root_ + "/token" : "";
 }
 
 std::string TugdCluster::Api(int i) const {

@@ -58,6 +58,10 @@ class TugdCluster {
   // The bearer token clients send: the --token-file's, or the one saved in a member's data
   // dir ("" until it exists).
   std::string Token() const;
+  // The --token-file every member got ("" without ClusterOptions::token_file).
+  std::string TokenFile() const;
+  // The cluster's temporary directory (removed with it).
+  const std::string& Root() const { return root_; }
 
   // /cluster/status of member i, or nullopt if it does not answer.
   std::optional<std::string> StatusJson(int i);
@@ -72,6 +76,9 @@ class TugdCluster {
   std::vector<int> api_ports_, peer_ports_;
   std::vector<pid_t> pids_;
 };
+
+// A port free now on 127.0.0.1, below the ephemeral range.
+int FreePort();
 
 // Polls `pred` every 20 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

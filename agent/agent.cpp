@@ -1,0 +1,582 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "agent/log_server.h"
+#include "agent/memory_cgroup.h"
+#include "agent/process_runtime.h"
+#include "agent/supervisor.h"
+#include "api/http_client.h"
+#include "api/quantity.h"
+
+namespace tug::agent {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json Parse(const std::string& s) {
+  return json::parse(s, nullptr, false);
+}
+
+std::string Str(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+std::string PodsPath(const std::string& ns) {
+  return "/api/v1/namespaces/" + ns + "/pods";
+}
+
+// Probes on a few threads of their own: an exec or a connect may block for its timeout.
+class PoolProber : public ProbeRunner {
+ public:
+  using Deliver = std::function<void(ProbeKey, ProbeResult)>;
+  PoolProber(int threads, Deliver deliver) : deliver_(std::move(deliver)) {
+    for (int i = 0; i < std::max(1, threads); ++i)
+      threads_.emplace_back([this] { Work(); });
+  }
+  ~PoolProber() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+  void Run(const ProbeKey& key, const ProbeSpec& spec, const ProbeTarget& target) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back({key, spec, target});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Job {
+    ProbeKey key;
+    ProbeSpec spec;
+    ProbeTarget target;
+  };
+  void Work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      ProbeResult r = RunProbe(job.spec, job.target);
+      deliver_(job.key, r);
+    }
+  }
+  Deliver deliver_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentOptions o;
+  std::string host;  // the address others reach this machine at
+  uint16_t log_port = 0;
+  std::string memory_note;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  boost::asio::steady_timer tick_timer{io};
+  std::unique_ptr<ProcessRuntime> runtime;
+  std::unique_ptr<PoolProber> prober;
+  std::unique_ptr<Supervisor> sup;
+  std::unique_ptr<cp::HttpServer> server;
+  std::atomic<bool> stopping{false};
+  std::vector<std::thread> threads;
+
+  // Handed from the io thread to the status writer.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, PodReport> pending;  // by uid; the newest report wins
+  std::vector<PodEvent> events;
+  std::map<std::string, json> handed;  // io thread only: the last report handed over per uid
+
+  // Sleeps up to `d`, returning early (false) when stopping.
+  bool Sleep(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(mu);
+    return !cv.wait_for(l, d, [&] { return stopping.load(); });
+  }
+
+  // --- io thread ------------------------------------------------------------------------
+  void Tick() {
+    sup->Tick(NowMs());
+    HandOver();
+    tick_timer.expires_after(std::chrono::milliseconds(o.tick_ms));
+    tick_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Tick();
+    });
+  }
+
+  void HandOver() {
+    auto reports = sup->Reports();
+    auto new_events = sup->TakeEvents();
+    std::map<std::string, json> now;
+    bool changed = !new_events.empty();
+    std::lock_guard<std::mutex> l(mu);
+    for (auto& r : reports) {
+      auto it = handed.find(r.uid);
+      if (it == handed.end() || it->second != r.status) {
+        pending[r.uid] = r;
+        changed = true;
+      }
+      now[r.uid] = r.status;
+    }
+    handed = std::move(now);
+    for (auto& e : new_events) {
+      if (events.size() < 1000) events.push_back(std::move(e));  // a storm is cut short
+    }
+    if (changed) cv.notify_all();
+  }
+
+  void Assigned(std::vector<json> pods) {
+    boost::asio::post(io, [this, pods = std::move(pods)] {
+      int64_t now = NowMs();
+      sup->SetAssigned(pods, now);
+      sup->Tick(now);  // start new pods now, not at the next tick
+      HandOver();
+    });
+  }
+
+  // --- the Node -------------------------------------------------------------------------
+  json NodeObject() const {
+    std::string cpu = o.cpu, memory = o.memory;
+    if (cpu.empty()) cpu = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+    if (memory.empty()) {
+      int64_t bytes = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
+      memory = std::to_string(bytes / 1024) + "Ki";
+    }
+    json labels = {{"kubernetes.io/hostname", o.name}, {"kubernetes.io/os", "linux"}};
+    for (const auto& [k, v] : o.labels)
+      labels[k] = v;
+    json capacity = {{"cpu", cpu}, {"memory", memory}, {"pods", "110"}};
+    std::string addr = host + ":" + std::to_string(log_port);
+    return {{"apiVersion", "v1"},
+            {"kind", "Node"},
+            {"metadata",
+             {{"name", o.name},
+              {"labels", labels},
+              {"annotations",
+               {{"tug.io/memory-limits",
+                 memory_note.empty() ? "enforced" : "not enforced: " + memory_note}}}}},
+            {"spec", json::object()},
+            {"status",
+             {{"capacity", capacity},
+              {"allocatable", capacity},
+              {"addresses",
+               {{{"type", "InternalIP"}, {"address", host}},
+                {{"type", "Hostname"}, {"address", o.name}}}},
+              {"daemonEndpoints", {{"agentAddr", addr}, {"kubeletEndpoint", {{"Port", log_port}}}}},
+              {"nodeInfo",
+               {{"kubeletVersion", "tug-agent 0.1.0"},
+                {"operatingSystem", "linux"},
+                {"containerRuntimeVersion", "process://"}}},
+              {"conditions",
+               {{{"type", "Ready"},
+                 {"status", "True"},
+                 {"reason", "KubeletReady"},
+                 {"message", "tug-agent is posting ready status"},
+                 {"lastHeartbeatTime", WallClockRfc3339()},
+                 {"lastTransitionTime", WallClockRfc3339()}}}}}}};
+  }
+
+  // Creates the Node, or brings an existing one (an earlier run's) up to date: our labels
+  // over whatever else is there, and our status.
+  bool Register(api::HttpClient& c) {
+    json want = NodeObject();
+    auto r = c.Post("/api/v1/nodes", Dump(want));
+    if (!r.ok()) {
+      spdlog::warn("cannot register node {}: {}", o.name, r.status().message());
+      return false;
+    }
+    if (r->status == 201) {
+      spdlog::info("registered node {} with {}", o.name, r->server);
+      return true;
+    }
+    if (r->status != 409) {
+      spdlog::warn("cannot register node {}: {} {}", o.name, r->status, r->body);
+      return false;
+    }
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto got = c.Get("/api/v1/nodes/" + o.name);
+      if (!got.ok() || got->status != 200) return false;
+      json cur = Parse(got->body);
+      if (!cur.is_object()) return false;
+      json updated = cur;
+      for (const char* part : {"labels", "annotations"}) {
+        if (!updated["metadata"].contains(part) || !updated["metadata"][part].is_object())
+          updated["metadata"][part] = json::object();
+        updated["metadata"][part].update(want["metadata"][part]);
+      }
+      if (updated != cur) {
+        auto put = c.Do("PUT", "/api/v1/nodes/" + o.name, Dump(updated));
+        if (!put.ok()) return false;
+        if (put->status == 409) continue;
+        if (put->status != 200) {
+          spdlog::warn("cannot update node {}: {} {}", o.name, put->status, put->body);
+          return false;
+        }
+        updated = Parse(put->body);
+        if (!updated.is_object()) return false;
+      }
+      json st = updated.contains("status") && updated["status"].is_object() ? updated["status"]
+                                                                            : json::object();
+      st.update(want["status"]);
+      updated["status"] = st;
+      auto put = c.Do("PUT", "/api/v1/nodes/" + o.name + "/status", Dump(updated));
+      if (!put.ok()) return false;
+      if (put->status == 409) continue;
+      if (put->status != 200) {
+        spdlog::warn("cannot update node {} status: {} {}", o.name, put->status, put->body);
+        return false;
+      }
+      spdlog::info("node {} registered again (it existed) with {}", o.name, put->server);
+      return true;
+    }
+    return false;
+  }
+
+  void HeartbeatLoop() {
+    api::HttpClient c(o.servers, o.token);
+    while (!stopping && !Register(c))
+      Sleep(1s);
+    int64_t next_check = NowMs() + o.resync_ms;
+    bool failing = false;
+    api::RequestOptions ro;
+    ro.timeout = std::chrono::milliseconds(std::max(2 * o.heartbeat_ms, 2000));
+    ro.idempotent = true;  // a repeated heartbeat does no harm
+    while (!stopping) {
+      int64_t start = NowMs();
+      auto r = c.Post("/api/v1/nodes/" + o.name + "/heartbeat", "{}", ro);
+      bool ok = r.ok() && r->status == 200;
+      if (!ok && !failing) {
+        spdlog::warn("heartbeat failed, keeping pods running and retrying: {}",
+                     r.ok() ? std::to_string(r->status) + " " + r->body : r.status().message());
+      } else if (ok && failing) {
+        spdlog::info("heartbeats reach the control plane again ({})", r->server);
+      }
+      failing = !ok;
+      if (ok && NowMs() >= next_check) {
+        // The Node may have been deleted (heartbeats are not objects and do not recreate it).
+        auto got = c.Get("/api/v1/nodes/" + o.name);
+        if (got.ok() && got->status == 404) Register(c);
+        next_check = NowMs() + o.resync_ms;
+      }
+      int64_t spent = NowMs() - start;
+      Sleep(std::chrono::milliseconds(std::max<int64_t>(10, o.heartbeat_ms - spent)));
+    }
+  }
+
+  // --- assignments ------------------------------------------------------------------------
+  void WatchLoop() {
+    api::HttpClient c(o.servers, o.token);
+    const std::string base = "/api/v1/pods?fieldSelector=spec.nodeName%3D" + o.name;
+    int failures = 0;
+    while (!stopping) {
+      auto r = c.Get(base);
+      json list = r.ok() && r->status == 200 ? Parse(r->body) : json();
+      if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
+        if (failures++ == 0)
+          spdlog::warn("cannot list this node's pods, keeping what runs and retrying: {}",
+                       r.ok() ? std::to_string(r->status) + " " + r->body : r.status().message());
+        Sleep(std::chrono::milliseconds(std::min(5000, 250 * failures)));
+        continue;
+      }
+      if (failures > 0) spdlog::info("listing this node's pods works again");
+      failures = 0;
+      std::map<std::string, json> pods;
+      for (auto& p : list["items"]) {
+        std::string uid = p.contains("metadata") ? Str(p["metadata"], "uid") : "";
+        if (!uid.empty()) pods[uid] = std::move(p);
+      }
+      Publish(pods);
+      std::string rv = list.contains("metadata") ? Str(list["metadata"], "resourceVersion") : "";
+      std::string buf;
+      bool relist = false;
+      auto on_data = [&](const std::string& data) {
+        buf += data;
+        size_t nl;
+        bool any = false;
+        while ((nl = buf.find('\n')) != std::string::npos) {
+          json ev = Parse(buf.substr(0, nl));
+          buf.erase(0, nl + 1);
+          if (!ev.is_object()) continue;
+          std::string type = Str(ev, "type");
+          const json& obj = ev.contains("object") ? ev["object"] : json();
+          if (type == "ERROR") {
+            relist = true;  // 410 Gone and the like: read the list again
+            return false;
+          }
+          std::string uid =
+              obj.is_object() && obj.contains("metadata") ? Str(obj["metadata"], "uid") : "";
+          if (uid.empty()) continue;
+          if (type == "DELETED") {
+            pods.erase(uid);
+          } else {
+            pods[uid] = obj;
+          }
+          any = true;
+        }
+        if (any) Publish(pods);
+        return !stopping.load() && !relist;
+      };
+      int seconds = std::max(1, o.resync_ms / 1000);
+      Status s = c.Stream(
+          "GET",
+          base + "&watch=true&resourceVersion=" + rv + "&timeoutSeconds=" + std::to_string(seconds),
+          "", on_data, std::chrono::milliseconds(o.resync_ms + 5000));
+      if (!s.ok() && !stopping) {
+        spdlog::warn("pod watch ended: {}; listing again", s.message());
+        Sleep(500ms);
+      }
+    }
+  }
+
+  void Publish(const std::map<std::string, json>& pods) {
+    std::vector<json> v;
+    v.reserve(pods.size());
+    for (const auto& [uid, p] : pods)
+      v.push_back(p);
+    Assigned(std::move(v));
+  }
+
+  // --- status -----------------------------------------------------------------------------
+  // true when done with the report (written, or no longer ours to write).
+  bool WriteStatus(api::HttpClient& c, const PodReport& rep) {
+    std::string path = PodsPath(rep.ns) + "/" + rep.name;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto got = c.Get(path);
+      if (!got.ok()) return false;
+      if (got->status == 404) return true;
+      if (got->status != 200) return false;
+      json cur = Parse(got->body);
+      if (!cur.is_object() || !cur.contains("metadata")) return false;
+      std::string phase = cur.contains("status") ? Str(cur["status"], "phase") : "";
+      if (Str(cur["metadata"], "uid") != rep.uid ||
+          (cur.contains("spec") ? Str(cur["spec"], "nodeName") : "") != o.name ||
+          phase == "Failed" || phase == "Succeeded")
+        return true;  // another pod by that name, moved, or given up on: not ours to report
+      json st =
+          cur.contains("status") && cur["status"].is_object() ? cur["status"] : json::object();
+      json conditions = st.contains("conditions") && st["conditions"].is_array() ? st["conditions"]
+                                                                                 : json::array();
+      for (const auto& [k, v] : rep.status.items()) {
+        if (k != "conditions") st[k] = v;
+      }
+      // Our condition types replace theirs; others (PodScheduled) stay.
+      for (const auto& mine : rep.status["conditions"]) {
+        bool replaced = false;
+        for (auto& theirs : conditions) {
+          if (Str(theirs, "type") == Str(mine, "type")) {
+            std::string when = Str(theirs, "lastTransitionTime");
+            bool same = Str(theirs, "status") == Str(mine, "status");
+            theirs = mine;
+            theirs["lastTransitionTime"] = same && !when.empty() ? when : WallClockRfc3339();
+            replaced = true;
+          }
+        }
+        if (!replaced) {
+          json c2 = mine;
+          c2["lastTransitionTime"] = WallClockRfc3339();
+          conditions.push_back(c2);
+        }
+      }
+      st["conditions"] = conditions;
+      cur["status"] = st;
+      auto put = c.Do("PUT", path + "/status", Dump(cur));
+      if (!put.ok()) return false;
+      if (put->status == 200 || put->status == 404) return true;
+      if (put->status != 409) {
+        spdlog::warn("cannot write the status of pod {}/{}: {} {}", rep.ns, rep.name, put->status,
+                     put->body);
+        return put->status < 500 && put->status != 429;  // a refused status is not retried
+      }
+    }
+    return false;
+  }
+
+  void PostEvent(api::HttpClient& c, const PodEvent& e) {
+    static std::atomic<uint64_t> seq{0};
+    char suffix[32];
+    std::snprintf(suffix, sizeof(suffix), "%llx%04llx",
+                  static_cast<unsigned long long>(
+                      std::chrono::system_clock::now().time_since_epoch().count() & 0xffffffffff),
+                  static_cast<unsigned long long>(seq++ & 0xffff));
+    std::string now = WallClockRfc3339();
+    json ev = {{"apiVersion", "v1"},
+               {"kind", "Event"},
+               {"metadata", {{"name", e.pod + "." + suffix}, {"namespace", e.ns}}},
+               {"involvedObject",
+                {{"apiVersion", "v1"},
+                 {"kind", "Pod"},
+                 {"namespace", e.ns},
+                 {"name", e.pod},
+                 {"uid", e.uid}}},
+               {"reason", e.reason},
+               {"message", e.message},
+               {"type", e.type},
+               {"count", 1},
+               {"firstTimestamp", now},
+               {"lastTimestamp", now},
+               {"source", {{"component", "tug-agent"}, {"host", o.name}}}};
+    auto r = c.Post("/api/v1/namespaces/" + e.ns + "/events", Dump(ev));
+    if (r.ok() && r->status >= 300 && r->status != 409)
+      spdlog::debug("event for {}/{} refused: {} {}", e.ns, e.pod, r->status, r->body);
+  }
+
+  void StatusLoop() {
+    api::HttpClient c(o.servers, o.token);
+    while (!stopping) {
+      std::map<std::string, PodReport> todo;
+      std::vector<PodEvent> evs;
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait_for(l, 1s, [&] { return stopping || !pending.empty() || !events.empty(); });
+        todo.swap(pending);
+        evs.swap(events);
+      }
+      bool failed = false;
+      for (auto& [uid, rep] : todo) {
+        if (stopping) return;
+        if (WriteStatus(c, rep)) continue;
+        failed = true;
+        std::lock_guard<std::mutex> l(mu);
+        pending.emplace(uid, rep);  // unless a newer report came meanwhile
+      }
+      for (const auto& e : evs)
+        PostEvent(c, e);
+      if (failed) Sleep(500ms);
+    }
+  }
+};
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Agent::~Agent() {
+  Stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  impl_->prober.reset();  // its threads deliver into io: stop them before the rest goes
+  if (impl_->server) impl_->server->Stop();
+}
+
+Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
+  if (o.name.empty()) return Status::Invalid("--name is required");
+  if (o.servers.empty()) return Status::Invalid("--server needs at least one URL");
+  if (o.heartbeat_ms <= 0) return Status::Invalid("--heartbeat-ms must be positive");
+  for (const auto& q : {o.cpu, o.memory}) {
+    if (!q.empty() && !api::Quantity::Parse(q).ok())
+      return Status::Invalid("\"" + q + "\" is not a quantity (like 4, 500m, 8Gi)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir + "/pods", ec);
+  if (ec) return Status::Error("cannot use --data-dir " + o.data_dir + ": " + ec.message());
+  if (::access(o.data_dir.c_str(), W_OK) != 0)
+    return Status::Error("cannot write to --data-dir " + o.data_dir);
+  auto impl = std::make_unique<Impl>();
+  impl->o = o;
+  Impl* p = impl.get();
+  size_t colon = o.addr.rfind(':');
+  if (colon == std::string::npos) return Status::Invalid("--addr must be ip:port, not " + o.addr);
+  p->host = o.addr.substr(0, colon);
+  if (p->host.empty() || p->host == "0.0.0.0") p->host = "127.0.0.1";
+  p->server = std::make_unique<cp::HttpServer>(
+      p->io,
+      MakeLogHandler(
+          p->io,
+          [p](const std::string& ns, const std::string& pod, const std::string& container) {
+            return p->sup->LogPath(ns, pod, container);
+          },
+          o.token),
+      1 << 16);
+  if (Status s = p->server->Listen(o.addr); !s) return s;
+  p->log_port = p->server->port();
+  auto groups = MemoryCgroups::Detect(o.name);
+  std::optional<MemoryCgroups> cg;
+  if (groups.ok()) {
+    cg = groups.value();
+    spdlog::info("memory limits are enforced with cgroups under {}", groups->base());
+  } else {
+    p->memory_note = groups.status().message();
+    spdlog::warn("memory limits are not enforced on this machine: {}", p->memory_note);
+  }
+  p->runtime = std::make_unique<ProcessRuntime>(cg, p->memory_note);
+  p->prober = std::make_unique<PoolProber>(o.probe_threads, [p](ProbeKey k, ProbeResult r) {
+    boost::asio::post(p->io, [p, k, r] { p->sup->ProbeDone(k, r, NowMs()); });
+  });
+  SupervisorOptions so;
+  so.node_name = o.name;
+  so.host_ip = p->host;
+  so.pods_dir = o.data_dir + "/pods";
+  so.backoff = o.backoff;
+  p->sup = std::make_unique<Supervisor>(so, *p->runtime, *p->prober);
+  p->sup->Recover(NowMs());
+  if (p->sup->running() > 0)
+    spdlog::info("took over {} running containers of {} pods from the previous run",
+                 p->sup->running(), p->sup->pods());
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+void Agent::Run() {
+  Impl* p = impl_.get();
+  p->threads.emplace_back([p] { p->HeartbeatLoop(); });
+  p->threads.emplace_back([p] { p->WatchLoop(); });
+  p->threads.emplace_back([p] { p->StatusLoop(); });
+  boost::asio::post(p->io, [p] { p->Tick(); });
+  while (!p->stopping) {
+    try {
+      p->io.run();
+      break;
+    } catch (const std::exception& e) {
+      spdlog::error("unexpected error, carrying on: {}", e.what());
+    }
+  }
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  impl_->io.stop();
+}
+
+uint16_t Agent::port() const {
+  return impl_->log_port;
+}
+
+}  // namespace tug::agent

@@ -1,0 +1,179 @@
+#include "controlplane/pod_log.h"
+
+#include <boost/asio.hpp>
+
+#include "api/http_client.h"
+#include "api/node.h"
+#include "api/resource.h"
+#include "api/validation.h"
+#include "controlplane/resource_watch.h"
+
+namespace tug::cp {
+
+namespace {
+
+using nlohmann::json;
+
+const std::string kPrefix = "/api/v1/namespaces/";
+
+std::string Encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+PodLogProxy::PodLogProxy(boost::asio::io_context& io, Registry& registry)
+    : io_(io), registry_(registry) {}
+
+PodLogProxy::~PodLogProxy() {
+  stopping_->store(true);
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& w : threads_)
+    w.thread.join();
+}
+
+bool PodLogProxy::Handle(const HttpRequest& req, const std::string& token, const Respond& respond) {
+  // namespaces/{ns}/pods/{name}/log
+  if (req.path.rfind(kPrefix, 0) != 0) return false;
+  std::string rest = req.path.substr(kPrefix.size());
+  size_t a = rest.find('/');
+  if (a == std::string::npos || rest.compare(a, 6, "/pods/") != 0) return false;
+  size_t b = rest.find('/', a + 6);
+  if (b == std::string::npos || rest.substr(b) != "/log") return false;
+  std::string ns = rest.substr(0, a), pod = rest.substr(a + 6, b - a - 6);
+  if (req.method != "GET") {
+    respond(ToHttp(ErrorReply(405, "MethodNotAllowed", "the log of a pod is only read (GET)")));
+    return true;
+  }
+  if (!api::IsDns1123Subdomain(pod) || !api::IsDns1123Subdomain(ns)) {
+    respond(ToHttp(BadRequest("not a pod name: " + pod)));
+    return true;
+  }
+  const api::ResourceInfo* pods = api::FindResource("", "pods");
+  const api::ResourceInfo* nodes = api::FindResource("", "nodes");
+  registry_.Get(*pods, ns, pod, true, [this, req, ns, pod, token, respond, nodes](Reply r) {
+    if (!r.ok()) {
+      respond(ToHttp(r));
+      return;
+    }
+    std::string node = r.body.contains("spec") && r.body["spec"].is_object()
+                           ? r.body["spec"].value("nodeName", "")
+                           : "";
+    if (node.empty()) {
+      respond(ToHttp(BadRequest("pod " + pod + " is not scheduled to a node yet: no log")));
+      return;
+    }
+    registry_.Get(*nodes, "", node, true, [this, req, ns, pod, token, respond, node](Reply n) {
+      if (!n.ok()) {
+        respond(ToHttp(ErrorReply(503, "ServiceUnavailable",
+                                  "node " + node + " of pod " + pod + " is gone: " + n.message())));
+        return;
+      }
+      std::string agent = api::ReadNode(n.body).agent_addr;
+      if (agent.empty()) {
+        respond(ToHttp(
+            ErrorReply(503, "ServiceUnavailable",
+                       "node " + node +
+                           " does not say where its agent serves logs (status.daemonEndpoints)")));
+        return;
+      }
+      Fetch(req, ns, pod, agent, token, respond);
+    });
+  });
+  return true;
+}
+
+void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std::string& pod,
+                        const std::string& agent, const std::string& token,
+                        const Respond& respond) {
+  std::string target = "/containerLogs/" + ns + "/" + pod;
+  std::string query;
+  for (const char* key : {"container", "tailLines"}) {
+    if (!req.Query(key).empty())
+      query += std::string(query.empty() ? "?" : "&") + key + "=" + Encode(req.Query(key));
+  }
+  bool follow = req.Query("follow") == "true";
+  if (follow) query += std::string(query.empty() ? "?" : "&") + "follow=true";
+  target += query;
+  auto stopping = stopping_;
+  boost::asio::io_context& io = io_;
+  std::lock_guard<std::mutex> l(mu_);
+  // Finished threads are joined as new ones come, so they do not pile up.
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  if (!follow) {
+    threads_.push_back({std::thread([&io, agent, token, target, respond, done,
+                                     node_msg = "the agent at " + agent] {
+                          api::HttpClient c({agent}, token);
+                          api::RequestOptions o;
+                          o.timeout = std::chrono::seconds(10);
+                          auto r = c.Get(target, o);
+                          HttpResponse out;
+                          if (!r.ok()) {
+                            out = StatusResponse(502, "BadGateway",
+                                                 "cannot read the log from " + node_msg + ": " +
+                                                     r.status().message());
+                          } else {
+                            out.status = r->status;
+                            out.body = r->body;
+                            out.content_type =
+                                r->status == 200 ? "text/plain; charset=utf-8" : "application/json";
+                          }
+                          boost::asio::post(io, [respond, out] { respond(out); });
+                          done->store(true);
+                        }),
+                        done});
+    return;
+  }
+  // Follow: answer at once with a stream, then pass on what the agent sends.
+  auto closed = std::make_shared<std::atomic<bool>>(false);
+  auto holder = std::make_shared<std::shared_ptr<ResponseStream>>();
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.stream = [holder, closed](std::shared_ptr<ResponseStream> s) {
+    *holder = s;
+    s->OnClose([closed] { closed->store(true); });
+  };
+  respond(std::move(r));
+  threads_.push_back({std::thread([&io, agent, token, target, holder, closed, stopping, done] {
+                        api::HttpClient c({agent}, token);
+                        Status s = c.Stream(
+                            "GET", target, "",
+                            [&](const std::string& chunk) {
+                              boost::asio::post(io, [holder, chunk] {
+                                if (*holder && !(*holder)->closed()) (*holder)->Write(chunk);
+                              });
+                              return !closed->load() && !stopping->load();
+                            },
+                            std::chrono::hours(24));
+                        boost::asio::post(io, [holder, s, agent] {
+                          if (!*holder || (*holder)->closed()) return;
+                          if (!s.ok())
+                            (*holder)->Write("\n[tug: the log stream from the agent at " + agent +
+                                             " ended: " + s.message() + "]\n");
+                          (*holder)->End();
+                        });
+                        done->store(true);
+                      }),
+                      done});
+}
+
+}  // namespace tug::cp

@@ -1,0 +1,153 @@
+#include "test/support/agent_fleet.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/process_identity.h"
+
+namespace tug::testing {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Every container supervisor an agent's state files name: pod dir -> container -> identity.
+std::vector<std::pair<std::string, agent::ProcessIdentity>> Supervisors(const std::string& dir) {
+  std::vector<std::pair<std::string, agent::ProcessIdentity>> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir + "/pods", ec)) {
+    json state = json::parse(Slurp(e.path().string() + "/state.json"), nullptr, false);
+    if (!state.is_object() || !state.contains("containers")) continue;
+    for (const auto& c : state["containers"]) {
+      if (!c.is_object() || !c.contains("running") || !c["running"].is_object()) continue;
+      agent::ProcessIdentity id{c["running"].value("pid", 0),
+                                c["running"].value("startTicks", uint64_t{0})};
+      out.emplace_back(e.path().filename().string() + "/" + c.value("name", ""), id);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AgentFleet::~AgentFleet() {
+  for (auto& [name, p] : procs_) {
+    if (p.pid > 0) Kill(name);
+  }
+  // Containers outlive their agents: kill each group whose leader is still the process the
+  // agent recorded.
+  for (auto& [name, p] : procs_) {
+    for (const auto& [key, id] : Supervisors(DataDir(name))) {
+      if (agent::StillRunning(id)) ::kill(-id.pid, SIGKILL);
+    }
+  }
+}
+
+std::string AgentFleet::DataDir(const std::string& name) const {
+  return c_.Root() + "/agent-" + name;
+}
+
+pid_t AgentFleet::Start(const std::string& name, std::vector<std::string> extra_args) {
+  Proc& p = procs_[name];
+  if (p.port == 0) p.port = FreePort();
+  if (!extra_args.empty() || p.args.empty()) p.args = extra_args;
+  std::string servers;
+  for (const auto& a : c_.Apis())
+    servers += (servers.empty() ? "http://" : ",http://") + a;
+  std::vector<std::string> args = {
+      TUG_AGENT_PATH, "--name",      name,
+      "--data-dir",   DataDir(name), "--server",
+      servers,        "--addr",      "127.0.0.1:" + std::to_string(p.port),
+      "--token-file", c_.TokenFile()};
+  args.insert(args.end(), p.args.begin(), p.args.end());
+  std::string log = DataDir(name) + ".log";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  p.pid = pid;
+  return pid;
+}
+
+void AgentFleet::Kill(const std::string& name) {
+  auto it = procs_.find(name);
+  if (it == procs_.end() || it->second.pid <= 0) return;
+  ::kill(it->second.pid, SIGKILL);
+  ::waitpid(it->second.pid, nullptr, 0);
+  it->second.pid = 0;
+}
+
+void AgentFleet::Signal(const std::string& name, int sig) {
+  auto it = procs_.find(name);
+  if (it != procs_.end() && it->second.pid > 0) ::kill(it->second.pid, sig);
+}
+
+bool AgentFleet::Running(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it != procs_.end() && it->second.pid > 0;
+}
+
+std::string AgentFleet::ReadLog(const std::string& name) const {
+  return Slurp(DataDir(name) + ".log");
+}
+
+std::string AgentFleet::Logs() const {
+  std::string out;
+  for (const auto& [name, p] : procs_) {
+    std::string log = ReadLog(name);
+    if (log.size() > 4000) log = "..." + log.substr(log.size() - 4000);
+    out += "--- agent " + name + " ---\n" + log + "\n";
+  }
+  return out;
+}
+
+std::map<std::string, pid_t> AgentFleet::ContainerPids(const std::string& name) const {
+  // The container's process is the child of its supervisor process.
+  std::map<pid_t, pid_t> child_of;  // parent -> a child
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string n = e.path().filename().string();
+    if (n.empty() || !std::isdigit(static_cast<unsigned char>(n[0]))) continue;
+    std::string stat = Slurp(e.path().string() + "/stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (state != "Z") child_of[ppid] = static_cast<pid_t>(std::stoi(n));
+  }
+  std::map<std::string, pid_t> out;
+  for (const auto& [key, id] : Supervisors(DataDir(name))) {
+    auto it = child_of.find(id.pid);
+    if (agent::StillRunning(id) && it != child_of.end()) out[key] = it->second;
+  }
+  return out;
+}
+
+}  // namespace tug::testing
