@@ -162,6 +162,16 @@ void ControllerManager::Tick() {
     orphans_dirty_ = true;
     CollectEvents();
   }
+  // Deployments whose failed pods are held: look again once their back-off has passed.
+  for (auto it = held_deployments_.begin(); it != held_deployments_.end();) {
+    auto b = replace_backoff_.find(*it);
+    if (b == replace_backoff_.end() || Now() >= b->second.until_ms) {
+      dirty_deployments_.insert(*it);
+      it = held_deployments_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   // Liveness is judged a few times per grace period, not on every tick: it looks at every
   // node, and a thousand nodes heartbeating must cost the leader little.
   // (The cadence is real time; the verdicts use the controllers' clock, fake in tests.)
@@ -347,9 +357,59 @@ ReplyFn ControllerManager::Finish(const std::string& token, const std::string& w
   };
 }
 
+// Kubernetes replaces a failed pod at once, every time; a pod that fails as soon as it starts
+// (an image no node can run, a command that exits at once with restartPolicy Never) then
+// becomes a loop of creates and deletes, a few Raft writes each, as fast as the agents
+// report, and the failed pods vanish before anyone reads why they failed. Here failures in a
+// row are replaced after 0 s, 1 s, 2 s, ... up to 5 min, and the failed pods stay (with their
+// reason) until then. Pods that failed because their node was lost are not the pods' fault:
+// they are replaced at once. The streak ends when the deployment has all its replicas ready.
+void ControllerManager::HoldFailedPods(const std::string& key, const json& d,
+                                       const std::vector<json>& pods, DeploymentPlan* plan) {
+  ReplaceBackoff& b = replace_backoff_[key];
+  auto integer = [](const json& obj, const char* k, int64_t dflt) {
+    return obj.is_object() && obj.contains(k) && obj[k].is_number_integer() ? obj[k].get<int64_t>()
+                                                                            : dflt;
+  };
+  int64_t want = integer(d.contains("spec") ? d["spec"] : json(), "replicas", 1);
+  int64_t ready = integer(d.contains("status") ? d["status"] : json(), "readyReplicas", 0);
+  if (want > 0 && ready >= want) {
+    b.streak = 0;
+    b.counted.clear();
+  }
+  std::vector<std::string> failed;
+  for (const auto& p : pods) {
+    if (!PodTerminal(p)) continue;
+    const json& ps = p.contains("status") ? p["status"] : json();
+    if (ps.is_object() && ps.value("reason", "") == "NodeLost") continue;
+    std::string uid = Meta(p, "uid");
+    failed.push_back(uid);
+    if (b.counted.insert(uid).second) {
+      int64_t delay = b.streak == 0
+                          ? 0
+                          : std::min<int64_t>(300'000, int64_t{1000} << std::min(b.streak - 1, 20));
+      b.until_ms = std::max(b.until_ms, Now() + delay);
+      ++b.streak;
+    }
+  }
+  if (failed.empty() || Now() >= b.until_ms) return;
+  // Keep them, and do not count them as missing yet.
+  std::set<std::string> held(failed.begin(), failed.end());
+  auto& rm = plan->remove;
+  size_t before = rm.size();
+  rm.erase(std::remove_if(rm.begin(), rm.end(),
+                          [&](const json& p) { return held.count(Meta(p, "uid")) > 0; }),
+           rm.end());
+  plan->create = std::max(0, plan->create - static_cast<int>(before - rm.size()));
+  held_deployments_.insert(key);
+}
+
 void ControllerManager::SyncDeployment(const std::string& key) {
   auto it = deployments_.find(key);
-  if (it == deployments_.end()) return;
+  if (it == deployments_.end()) {
+    replace_backoff_.erase(key);
+    return;
+  }
   std::string token = "sync:" + key;
   if (inflight_.count(token)) return;  // marked dirty again when its writes finish
   const json d = it->second;
@@ -363,6 +423,7 @@ void ControllerManager::SyncDeployment(const std::string& key) {
     }
   }
   DeploymentPlan plan = ReconcileDeployment(d, pods);
+  HoldFailedPods(key, d, pods, &plan);
   // Big scale-ups go in rounds (the next starts when this one is answered), so a million
   // replicas do not become a million proposals at once.
   plan.create = std::min(plan.create, kMaxCreatesPerRound);

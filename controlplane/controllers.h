@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controlplane/reconcile.h"
 #include "controlplane/registry.h"
 
 namespace boost::asio {
@@ -82,6 +83,8 @@ class ControllerManager {
   void Kick();
   void Process();
   void SyncDeployment(const std::string& key);
+  void HoldFailedPods(const std::string& key, const nlohmann::json& d,
+                      const std::vector<nlohmann::json>& pods, DeploymentPlan* plan);
   void DeleteOrphans();
   void SchedulePending();
   void JudgeNodes();
@@ -124,6 +127,14 @@ class ControllerManager {
   std::map<std::string, std::string> unschedulable_said_;  // pod key -> message written
   std::map<std::string, std::string> assumed_;             // "ns/name" -> node of a bind in flight
   std::map<std::string, std::string> failure_said_;        // deployment key -> last FailedCreate
+  // Pods that keep failing are replaced with back-off (see SyncDeployment).
+  struct ReplaceBackoff {
+    int streak = 0;                 // failures in a row without the deployment becoming healthy
+    int64_t until_ms = 0;           // failed pods are kept (not replaced) until then
+    std::set<std::string> counted;  // failed pods' uids already counted
+  };
+  std::map<std::string, ReplaceBackoff> replace_backoff_;  // deployment key ->
+  std::set<std::string> held_deployments_;                 // with failed pods held back
   uint64_t term_ = 0;  // the term this member started the controllers in
   // Expires with the manager: callbacks still queued on the io loop check it first.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

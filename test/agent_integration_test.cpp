@@ -226,3 +226,55 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
       },
       30s));
 }
+
+TEST_CASE("a pod whose image no runtime can run fails with the reason, without a replace storm",
+          "[agent][integration]") {
+  TugdCluster c;
+  c.StartAll();
+  REQUIRE(c.WaitLeader() >= 0);
+  HttpClient api(c.Apis(), c.Token());
+  AgentFleet agents(c);
+  agents.Start("node-a", {"--heartbeat-ms", "200"});
+  REQUIRE(WaitFor(
+      [&] {
+        json nodes = Get(api, "/api/v1/nodes");
+        return nodes.is_object() && nodes["items"].size() == 1;
+      },
+      30s));
+  // The seed's short form: one container with only an image.
+  json db = {{"apiVersion", "apps/v1"},
+             {"kind", "Deployment"},
+             {"spec", {{"name", "database"}, {"replicas", 1}, {"image", "postgres:16"}}}};
+  REQUIRE(Send(api, "POST", kDeployments, db) == 201);
+  json failed;
+  REQUIRE(WaitFor(
+      [&] {
+        json pods = Get(api, kPods + "?labelSelector=app%3Ddatabase");
+        if (!pods.is_object()) return false;
+        for (const auto& p : pods["items"]) {
+          if (p["status"].value("phase", "") == "Failed") failed = p;
+        }
+        return failed.is_object();
+      },
+      30s));
+  CHECK(failed["status"]["reason"] == "UnsupportedImage");
+  std::string message = failed["status"]["message"];
+  CHECK(message.find("postgres:16") != std::string::npos);
+  CHECK(message.find("no runtime on this node can run image") != std::string::npos);
+  // Replacements back off: over 4 s, a handful of pods, not hundreds.
+  std::this_thread::sleep_for(4s);
+  json events = Get(api, "/api/v1/namespaces/default/events");
+  int creates = 0;
+  for (const auto& e : events["items"]) {
+    if (e["reason"] == "SuccessfulCreate") ++creates;
+  }
+  INFO(events.dump());
+  CHECK(creates >= 2);
+  CHECK(creates <= 5);
+  // The failed pod is there to be read while its replacement waits.
+  json pods = Get(api, kPods + "?labelSelector=app%3Ddatabase");
+  bool any_failed = false;
+  for (const auto& p : pods["items"])
+    any_failed = any_failed || p["status"].value("phase", "") == "Failed";
+  CHECK(any_failed);
+}
