@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "agent/log_server.h"
@@ -162,10 +163,29 @@ struct Agent::Impl {
     if (changed) cv.notify_all();
   }
 
+  // The watcher hands over the whole set of pods on every change; only the newest set
+  // matters, so sets that arrive while the io thread is busy replace each other instead of
+  // queueing (a burst of 200 binds must not become 200 copies of 200 pods).
+  std::mutex assigned_mu;
+  std::optional<std::vector<json>> assigned_next;
+
   void Assigned(std::vector<json> pods) {
-    boost::asio::post(io, [this, pods = std::move(pods)] {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> l(assigned_mu);
+      wake = !assigned_next.has_value();
+      assigned_next = std::move(pods);
+    }
+    if (!wake) return;
+    boost::asio::post(io, [this] {
+      std::optional<std::vector<json>> latest;
+      {
+        std::lock_guard<std::mutex> l(assigned_mu);
+        latest.swap(assigned_next);
+      }
+      if (!latest) return;
       int64_t now = NowMs();
-      sup->SetAssigned(pods, now);
+      sup->SetAssigned(*latest, now);
       sup->Tick(now);  // start new pods now, not at the next tick
       HandOver();
     });
@@ -506,6 +526,16 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   if (ec) return Status::Error("cannot use --data-dir " + o.data_dir + ": " + ec.message());
   if (::access(o.data_dir.c_str(), W_OK) != 0)
     return Status::Error("cannot write to --data-dir " + o.data_dir);
+  if (o.shim.empty()) {
+    // Installed side by side: tug-shim lives next to tug-agent.
+    std::error_code ec2;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec2);
+    o.shim = (ec2 ? std::filesystem::path(".") : self.parent_path()) / "tug-shim";
+  }
+  if (::access(o.shim.c_str(), X_OK) != 0)
+    return Status::Error(
+        "cannot run " + o.shim +
+        ": tug-agent needs the tug-shim program next to it (make build makes both)");
   auto impl = std::make_unique<Impl>();
   impl->o = o;
   Impl* p = impl.get();
@@ -533,7 +563,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
     p->memory_note = groups.status().message();
     spdlog::warn("memory limits are not enforced on this machine: {}", p->memory_note);
   }
-  p->runtime = std::make_unique<ProcessRuntime>(cg, p->memory_note);
+  p->runtime = std::make_unique<ProcessRuntime>(o.shim, cg, p->memory_note);
   p->prober = std::make_unique<PoolProber>(o.probe_threads, [p](ProbeKey k, ProbeResult r) {
     boost::asio::post(p->io, [p, k, r] { p->sup->ProbeDone(k, r, NowMs()); });
   });

@@ -41,6 +41,7 @@ struct AgentOptions {
   int resync_ms = 30'000;
   int tick_ms = 100;
   int probe_threads = 4;
+  std::string shim;  // the tug-shim program; "" = next to this executable
   BackoffOptions backoff;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,129 +22,6 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 bool Executable(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
-}
-
-// Async-signal-safe helpers for the forked supervisor process: no allocation, no locks.
-void WriteAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-void WriteStr(int fd, const char* s) {
-  WriteAll(fd, s, std::strlen(s));
-}
-
-// Decimal digits of v into buf (at least 24 bytes); returns the length.
-size_t FormatInt(long v, char* buf) {
-  char tmp[24];
-  size_t n = 0;
-  bool neg = v < 0;
-  unsigned long u = neg ? 0UL - static_cast<unsigned long>(v) : static_cast<unsigned long>(v);
-  do {
-    tmp[n++] = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u > 0);
-  size_t len = 0;
-  if (neg) buf[len++] = '-';
-  while (n > 0)
-    buf[len++] = tmp[--n];
-  buf[len] = '\0';
-  return len;
-}
-
-void CloseFrom(int lowest) {
-  if (::close_range(static_cast<unsigned>(lowest), ~0U, 0) == 0) return;
-  for (int fd = lowest; fd < 65536; ++fd)
-    ::close(fd);
-}
-
-// Everything the forked processes need, prepared before fork (they must not allocate).
-struct Prepared {
-  std::string exe, work_dir, log_path, exit_path, exit_tmp, procs_path;
-  std::vector<std::string> argv_s, env_s;
-  std::vector<char*> argv, envp;
-};
-
-[[noreturn]] void RunSupervisor(const Prepared& p) {
-  sigset_t all;
-  sigfillset(&all);
-  ::sigprocmask(SIG_SETMASK, &all, nullptr);  // nothing interrupts the setup
-  ::setsid();
-  CloseFrom(3);  // the agent's sockets and files are not the container's
-  if (!p.procs_path.empty()) {
-    int fd = ::open(p.procs_path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      char buf[24];
-      WriteAll(fd, buf, FormatInt(static_cast<long>(::getpid()), buf));
-      ::close(fd);
-    }
-  }
-  int log = ::open(p.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  // Nor are the agent's stdin, stdout and stderr (a pipe held open here would never end).
-  if (null >= 0) {
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-  }
-  pid_t child = ::fork();
-  if (child == 0) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig)
-      ::sigaction(sig, &dfl, nullptr);
-    if (null >= 0) ::dup2(null, 0);
-    if (log >= 0) {
-      ::dup2(log, 1);
-      ::dup2(log, 2);
-    }
-    if (::chdir(p.work_dir.c_str()) != 0) {
-      WriteStr(2, "tug-agent: cannot enter the working directory ");
-      WriteStr(2, p.work_dir.c_str());
-      WriteStr(2, "\n");
-      ::_exit(127);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(p.exe.c_str(), p.argv.data(), p.envp.data());
-    WriteStr(2, "tug-agent: cannot execute ");
-    WriteStr(2, p.exe.c_str());
-    WriteStr(2, ": ");
-    WriteStr(2, ::strerror(errno));  // not async-signal-safe in theory; glibc's is in practice
-    WriteStr(2, "\n");
-    ::_exit(127);
-  }
-  // The container is signalled as a group; this process outlives it to record how it ended.
-  struct sigaction ign {};
-  ign.sa_handler = SIG_IGN;
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2})
-    ::sigaction(sig, &ign, nullptr);
-  if (log >= 0) ::close(log);
-  if (null >= 0) ::close(null);
-  int code = 127;
-  if (child > 0) {
-    int st = 0;
-    pid_t r;
-    while ((r = ::waitpid(child, &st, 0)) < 0 && errno == EINTR) {
-    }
-    if (r == child) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
-  int fd = ::open(p.exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    char buf[24];
-    size_t n = FormatInt(code, buf);
-    buf[n++] = '\n';
-    WriteAll(fd, buf, n);
-    ::close(fd);
-    ::rename(p.exit_tmp.c_str(), p.exit_path.c_str());
-  }
-  ::_exit(0);
 }
 
 // The exit code the supervisor process recorded, or -1.
@@ -208,8 +86,11 @@ Result<RunningContainer> RunningContainer::FromJson(const nlohmann::json& j) {
   return c;
 }
 
-ProcessRuntime::ProcessRuntime(std::optional<MemoryCgroups> cgroups, std::string no_cgroup_reason)
-    : cgroups_(std::move(cgroups)), no_cgroup_reason_(std::move(no_cgroup_reason)) {}
+ProcessRuntime::ProcessRuntime(std::string shim, std::optional<MemoryCgroups> cgroups,
+                               std::string no_cgroup_reason)
+    : shim_(std::move(shim)),
+      cgroups_(std::move(cgroups)),
+      no_cgroup_reason_(std::move(no_cgroup_reason)) {}
 
 Status ProcessRuntime::CanRun(const ContainerLaunch& c) const {
   if (!c.argv.empty()) return Status::Ok();
@@ -223,32 +104,55 @@ Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
   if (Status s = CanRun(c); !s) return s;
   auto exe = ResolveExecutable(c.argv[0], c.env, c.work_dir);
   if (!exe.ok()) return exe.status();
-  Prepared p;
-  p.exe = exe.value();
-  p.work_dir = c.work_dir;
-  p.log_path = c.log_path;
-  p.exit_path = c.state_dir + "/exit";
-  p.exit_tmp = c.state_dir + "/exit.tmp";
+  std::string procs = "-";
   RunningContainer rc;
   rc.state_dir = c.state_dir;
   if (cgroups_ && (c.memory_limit_bytes > 0 || c.memory_request_bytes > 0)) {
-    auto procs = cgroups_->Create(c.id, c.memory_limit_bytes, c.memory_request_bytes);
-    if (!procs.ok()) return procs.status();
-    p.procs_path = procs.value();
-    rc.cgroup = MemoryCgroups::GroupOf(p.procs_path);
+    auto made = cgroups_->Create(c.id, c.memory_limit_bytes, c.memory_request_bytes);
+    if (!made.ok()) return made.status();
+    procs = made.value();
+    rc.cgroup = MemoryCgroups::GroupOf(procs);
   }
-  p.argv_s = c.argv;
-  p.env_s = c.env;
-  for (auto& a : p.argv_s)
-    p.argv.push_back(a.data());
-  p.argv.push_back(nullptr);
-  for (auto& e : p.env_s)
-    p.envp.push_back(e.data());
-  p.envp.push_back(nullptr);
-  std::remove(p.exit_path.c_str());
-  pid_t pid = ::fork();
-  if (pid < 0) return Status::Error("cannot start " + c.id + ": fork: " + store::Errno());
-  if (pid == 0) RunSupervisor(p);
+  std::string exit_path = c.state_dir + "/exit";
+  std::remove(exit_path.c_str());
+  std::vector<std::string> args = {shim_, exit_path, c.log_path, c.work_dir, procs, exe.value()};
+  args.insert(args.end(), c.argv.begin(), c.argv.end());
+  std::vector<std::string> env = c.env;
+  std::vector<char*> argv, envp;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  // A new session (the container's process group), every signal blocked until the shim is
+  // ready, default dispositions, and nothing of ours but /dev/null as stdin/out/err.
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t all, defaults;
+  sigfillset(&all);
+  sigemptyset(&defaults);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&attr, &all);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  int err = ::posix_spawn(&pid, shim_.c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    MemoryCgroups::Remove(rc.cgroup);
+    return Status::Error("cannot start " + c.id + ": " + shim_ + ": " + std::strerror(err));
+  }
   auto id = IdentifyProcess(pid);
   // The child exists until we reap it, so it can always be identified.
   rc.process = id ? *id : ProcessIdentity{pid, 0};

@@ -1,11 +1,11 @@
 // The process runtime: a container is its `command` and `args` run on this machine.
 //
-// Each container runs under a small supervisor process of its own (forked from the agent, it
-// calls only async-signal-safe functions): it leads a new session and process group, joins the
-// container's memory cgroup, starts the command with stdout and stderr appended to the log
-// file, waits for it, and writes its exit code to `<state_dir>/exit`. So the exit code of a
-// container is known even when the agent was restarted while it ran (the new agent is not its
-// parent and cannot wait for it), and the log keeps filling while no agent runs.
+// Each container runs under a small supervisor process of its own, `tug-shim` (see
+// cmd/tug-shim): it leads a new session and process group, joins the container's memory
+// cgroup, starts the command with stdout and stderr appended to the log file, waits for it,
+// and writes its exit code to `<state_dir>/exit`. So the exit code of a container is known
+// even when the agent was restarted while it ran (the new agent is not its parent and cannot
+// wait for it), and the log keeps filling while no agent runs.
 //
 // A container with only an `image` cannot run here: CanRun says so, for the pod's status.
 #pragma once
@@ -20,8 +20,10 @@ namespace tug::agent {
 
 class ProcessRuntime : public Runtime {
  public:
-  // `cgroups` is where memory limits go; nullopt with the reason they are not enforced.
-  ProcessRuntime(std::optional<MemoryCgroups> cgroups, std::string no_cgroup_reason);
+  // `shim` is the path of the tug-shim program; `cgroups` is where memory limits go, nullopt
+  // with the reason they are not enforced.
+  ProcessRuntime(std::string shim, std::optional<MemoryCgroups> cgroups,
+                 std::string no_cgroup_reason);
 
   Status CanRun(const ContainerLaunch& c) const override;
   Result<RunningContainer> Start(const ContainerLaunch& c) override;
@@ -31,6 +33,7 @@ class ProcessRuntime : public Runtime {
   std::string MemoryEnforcement() const override;
 
  private:
+  std::string shim_;
   std::optional<MemoryCgroups> cgroups_;
   std::string no_cgroup_reason_;
 };

@@ -73,7 +73,7 @@ json Shell(const std::string& script) {
 
 struct Fixture {
   TempDir dir;
-  ProcessRuntime runtime{std::nullopt, "not in this test"};
+  ProcessRuntime runtime{TUG_SHIM_PATH, std::nullopt, "not in this test"};
   ManualProbes probes;
   SupervisorOptions opts() {
     SupervisorOptions o;
@@ -443,12 +443,12 @@ TEST_CASE("a memory limit is enforced where the machine has memory cgroups",
   auto groups = MemoryCgroups::Detect("supervisor-test");
   if (!groups.ok()) {
     WARN("memory limits are not enforced on this machine: " << groups.status().message());
-    ProcessRuntime rt(std::nullopt, groups.status().message());
+    ProcessRuntime rt(TUG_SHIM_PATH, std::nullopt, groups.status().message());
     CHECK(rt.MemoryEnforcement() == groups.status().message());
     return;
   }
   TempDir dir;
-  ProcessRuntime runtime(groups.value(), "");
+  ProcessRuntime runtime(TUG_SHIM_PATH, groups.value(), "");
   CHECK(runtime.MemoryEnforcement().empty());
   ManualProbes probes;
   SupervisorOptions o;
@@ -472,4 +472,17 @@ TEST_CASE("a memory limit is enforced where the machine has memory cgroups",
   sup.SetAssigned({}, 0);
   sup.Tick(0);
   MemoryCgroups::Remove(groups->base());
+}
+
+TEST_CASE("a stop right after a start is not lost", "[agent][supervisor]") {
+  // The SIGTERM may reach the container's group before the container's process exists; it
+  // must still end it (the grace period here is 30 s and the clock never moves).
+  Fixture f;
+  for (int i = 0; i < 5; ++i) {
+    f.sup->SetAssigned({Pod("quick", Shell("exec sleep 600"))}, 0);
+    f.sup->Tick(0);
+    REQUIRE(f.sup->running() == 1);
+    f.sup->SetAssigned({}, 0);
+    REQUIRE(f.TickUntil(0, [&] { return f.sup->pods() == 0; }));
+  }
 }
