@@ -143,20 +143,27 @@ struct Agent::Impl {
   }
 
   void HandOver() {
-    auto reports = sup->Reports();
+    auto reports = sup->TakeChangedReports();
     auto new_events = sup->TakeEvents();
-    std::map<std::string, json> now;
     bool changed = !new_events.empty();
     std::lock_guard<std::mutex> l(mu);
     for (auto& r : reports) {
       auto it = handed.find(r.uid);
       if (it == handed.end() || it->second != r.status) {
-        pending[r.uid] = r;
+        handed[r.uid] = r.status;
+        pending[r.uid] = std::move(r);
         changed = true;
       }
-      now[r.uid] = r.status;
     }
-    handed = std::move(now);
+    if (handed.size() > 2 * sup->pods() + 64) {
+      // Forget the pods that are gone.
+      std::map<std::string, json> kept;
+      for (auto& r : sup->Reports()) {
+        auto it = handed.find(r.uid);
+        if (it != handed.end()) kept[r.uid] = std::move(it->second);
+      }
+      handed = std::move(kept);
+    }
     for (auto& e : new_events) {
       if (events.size() < 1000) events.push_back(std::move(e));  // a storm is cut short
     }
@@ -186,7 +193,7 @@ struct Agent::Impl {
       if (!latest) return;
       int64_t now = NowMs();
       sup->SetAssigned(*latest, now);
-      sup->Tick(now);  // start new pods now, not at the next tick
+      sup->StartDue(now);  // start new pods now, not at the next tick
       HandOver();
     });
   }

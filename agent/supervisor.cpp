@@ -144,7 +144,7 @@ struct Supervisor::Pod {
   bool server_terminal = false;  // the server marked it Succeeded/Failed (e.g. NodeLost)
   std::string reason, message;   // a pod-level failure (UnsupportedImage)
   std::string start_time;
-  std::map<std::string, std::pair<std::string, std::string>> transitions;  // type -> status, time
+  mutable bool dirty = true;  // changed since its report was last taken
   bool active() const { return assigned && !server_terminal; }
 };
 
@@ -281,6 +281,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
 }
 
 void Supervisor::SaveState(const Pod& p) {
+  p.dirty = true;  // everything that changes a pod's state saves it
   json cs = json::array();
   for (const auto& c : p.containers) {
     json ports = json::array();
@@ -411,6 +412,7 @@ void Supervisor::StopPod(Pod& p, int64_t now, const std::string& why) {
 
 void Supervisor::StopContainer(Pod& p, Container& c, int64_t now) {
   if (!c.running || c.stopping) return;
+  p.dirty = true;
   c.stopping = true;
   c.kill_at_ms = now + p.grace_ms;
   runtime_.Stop(*c.running, p.grace_ms == 0);
@@ -530,7 +532,10 @@ void Supervisor::ProbeDone(const ProbeKey& key, const ProbeResult& r, int64_t no
   if (!c.running || c.stopping || !s.spec) return;
   if (r.success) {
     s.failures = 0;
-    if (++s.successes >= s.spec->success_threshold && !key.liveness) c.ready = true;
+    if (++s.successes >= s.spec->success_threshold && !key.liveness && !c.ready) {
+      c.ready = true;
+      p.dirty = true;
+    }
     return;
   }
   s.successes = 0;
@@ -539,6 +544,7 @@ void Supervisor::ProbeDone(const ProbeKey& key, const ProbeResult& r, int64_t no
         std::string(key.liveness ? "Liveness" : "Readiness") + " probe failed: " + r.message);
   if (s.failures < s.spec->failure_threshold) return;
   if (!key.liveness) {
+    p.dirty = p.dirty || c.ready;
     c.ready = false;
     return;
   }
@@ -588,9 +594,32 @@ void Supervisor::Tick(int64_t now) {
 
 std::vector<PodReport> Supervisor::Reports() const {
   std::vector<PodReport> out;
-  for (const auto& [uid, pp] : pods_) {
-    const Pod& p = *pp;
-    if (!p.active()) continue;
+  for (const auto& [uid, p] : pods_) {
+    if (p->active()) out.push_back(ReportOf(*p));
+  }
+  return out;
+}
+
+std::vector<PodReport> Supervisor::TakeChangedReports() {
+  std::vector<PodReport> out;
+  for (const auto& [uid, p] : pods_) {
+    if (p->dirty && p->active()) out.push_back(ReportOf(*p));
+    p->dirty = false;
+  }
+  return out;
+}
+
+void Supervisor::StartDue(int64_t now) {
+  for (auto& [uid, p] : pods_) {
+    for (auto& c : p->containers) {
+      if (!c.running && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms && p->active())
+        StartContainer(*p, c, now);
+    }
+  }
+}
+
+PodReport Supervisor::ReportOf(const Pod& p) const {
+  {
     json statuses = json::array();
     bool all_ready = !p.containers.empty(), any_pending = false, all_done = true, all_ok = true;
     std::vector<std::string> unready;
@@ -666,9 +695,8 @@ std::vector<PodReport> Supervisor::Reports() const {
       conds.push_back(cond);
     }
     st["conditions"] = conds;
-    out.push_back({p.ns, p.name, p.uid, st});
+    return {p.ns, p.name, p.uid, st};
   }
-  return out;
 }
 
 Result<std::string> Supervisor::LogPath(const std::string& ns, const std::string& pod,

@@ -89,6 +89,10 @@ class Supervisor {
   // The status of every pod that still reports (not those being torn down, nor those the
   // server already considers finished).
   std::vector<PodReport> Reports() const;
+  // The reports of the pods that changed since the last call (cheaper with many pods).
+  std::vector<PodReport> TakeChangedReports();
+  // Starts the containers that are due, without looking at the running ones (Tick does both).
+  void StartDue(int64_t now_ms);
   std::vector<PodEvent> TakeEvents();
   // The log file of a pod's container ("" = its first container), if this node runs it.
   Result<std::string> LogPath(const std::string& ns, const std::string& pod,
@@ -107,6 +111,7 @@ class Supervisor {
   void StopContainer(Pod& p, Container& c, int64_t now);
   void Probe(Pod& p, size_t i, bool liveness, int64_t now);
   void SaveState(const Pod& p);
+  PodReport ReportOf(const Pod& p) const;
   std::unique_ptr<Pod> NewPod(const nlohmann::json& pod, int64_t now, const nlohmann::json& saved);
   int AllocatePort();
   void Event(const Pod& p, const std::string& type, const std::string& reason,

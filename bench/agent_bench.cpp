@@ -3,7 +3,7 @@
 // pods are created already bound to the agent's node (spec.nodeName), so the time measured
 // is the agent's: watch delivery, start of the container's process, its shell's first line.
 //
-//   agent_bench [--pods 200] [--clients 4]
+//   agent_bench [--pods 200] [--clients 4] [--rate BINDS_PER_SECOND]
 //
 // Prints p50/p99/max of bind-to-running over the pods, then the agent's resident memory and
 // that of the per-container supervisor processes with 100 pods running.
@@ -76,11 +76,12 @@ json PodFor(const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int pods = 200, clients = 4;
+  int pods = 200, clients = 4, rate = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--pods") pods = std::atoi(argv[i + 1]);
     if (a == "--clients") clients = std::atoi(argv[i + 1]);
+    if (a == "--rate") rate = std::atoi(argv[i + 1]);
   }
   tug::testing::TugdCluster c;
   c.StartAll();
@@ -102,7 +103,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("agent_bench: %d pods bound to one agent, %d creating clients\n", pods, clients);
+  std::printf(
+      "agent_bench: %d pods bound to one agent, %d creating clients, %s\n", pods, clients,
+      rate > 0 ? ("about " + std::to_string(rate) + " binds/s").c_str() : "as fast as they can");
   std::mutex mu;
   std::map<std::string, int64_t> bound_ns;  // pod name -> when its create was acknowledged
   std::atomic<int> next{0};
@@ -118,6 +121,7 @@ int main(int argc, char** argv) {
           std::lock_guard<std::mutex> l(mu);
           bound_ns[name] = now;
         }
+        if (rate > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1000 * clients / rate));
       }
     });
   }
@@ -150,10 +154,11 @@ int main(int argc, char** argv) {
     last_bound = std::max(last_bound, bound_ns[name]);
     last_started = std::max(last_started, t);
   }
-  std::printf("binds took %.0f ms from the first to the last; the last process ran %.0f ms after "
-              "the first bind\n",
-              static_cast<double>(last_bound - first_bound) / 1e6,
-              static_cast<double>(last_started - first_bound) / 1e6);
+  std::printf(
+      "binds took %.0f ms from the first to the last; the last process ran %.0f ms after "
+      "the first bind\n",
+      static_cast<double>(last_bound - first_bound) / 1e6,
+      static_cast<double>(last_started - first_bound) / 1e6);
   std::printf("bind to running (ms) over %zu pods: p50 %.1f  p99 %.1f  max %.1f\n", ms.size(),
               Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 1.0));
 
