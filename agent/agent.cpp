@@ -19,6 +19,7 @@
 #include "agent/supervisor.h"
 #include "api/http_client.h"
 #include "api/quantity.h"
+#include "api/validation.h"
 
 namespace tug::agent {
 
@@ -90,7 +91,12 @@ class PoolProber : public ProbeRunner {
         job = std::move(queue_.front());
         queue_.pop_front();
       }
-      ProbeResult r = RunProbe(job.spec, job.target);
+      ProbeResult r;
+      try {
+        r = RunProbe(job.spec, job.target);
+      } catch (const std::exception& e) {
+        r = {false, std::string("the probe could not run: ") + e.what()};
+      }
       deliver_(job.key, r);
     }
   }
@@ -521,7 +527,10 @@ Agent::~Agent() {
 }
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
-  if (o.name.empty()) return Status::Invalid("--name is required");
+  if (!api::IsDns1123Subdomain(o.name))
+    return Status::Invalid("--name \"" + o.name +
+                           "\" is not a valid node name: lower-case letters, digits, '-' and "
+                           "'.', starting and ending with a letter or digit");
   if (o.servers.empty()) return Status::Invalid("--server needs at least one URL");
   if (o.heartbeat_ms <= 0) return Status::Invalid("--heartbeat-ms must be positive");
   for (const auto& q : {o.cpu, o.memory}) {
@@ -589,9 +598,24 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
 
 void Agent::Run() {
   Impl* p = impl_.get();
-  p->threads.emplace_back([p] { p->HeartbeatLoop(); });
-  p->threads.emplace_back([p] { p->WatchLoop(); });
-  p->threads.emplace_back([p] { p->StatusLoop(); });
+  // A surprise (an answer of a shape we did not expect) must not end a thread, which would
+  // end the process: say it and start the loop again.
+  auto guarded = [p](const char* what, void (Impl::*loop)()) {
+    return [p, what, loop] {
+      while (!p->stopping) {
+        try {
+          (p->*loop)();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("{} loop: unexpected error, starting it again: {}", what, e.what());
+          p->Sleep(1s);
+        }
+      }
+    };
+  };
+  p->threads.emplace_back(guarded("heartbeat", &Impl::HeartbeatLoop));
+  p->threads.emplace_back(guarded("pod watch", &Impl::WatchLoop));
+  p->threads.emplace_back(guarded("status", &Impl::StatusLoop));
   boost::asio::post(p->io, [p] { p->Tick(); });
   while (!p->stopping) {
     try {

@@ -158,6 +158,21 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   int status = 0;
   GetText(api, kPods + "/no-such-pod/log", &status);
   CHECK(status == 404);
+  {
+    // follow=true streams: the tail first, then what the container writes (here nothing
+    // more, so the stream is cut by the client once the line is seen).
+    HttpClient follower(c.Apis(), c.Token());
+    std::string streamed;
+    auto s = follower.Stream(
+        "GET", kPods + "/" + name + "/log?follow=true&tailLines=1", "",
+        [&](const std::string& chunk) {
+          streamed += chunk;
+          return streamed.find(want) == std::string::npos;
+        },
+        10s);
+    CHECK(s.ok());
+    CHECK(streamed.find(want) != std::string::npos);
+  }
 
   // SIGKILL one pod's process: its agent restarts it, restartCount 1, same pod.
   auto pids = agents.ContainerPids("node-a");
@@ -217,6 +232,20 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   for (const auto& [key, pid] : b_containers)
     CHECK(::kill(pid, 0) != 0);
   CHECK(Total(ReadyByNode(api)) == 4);
+
+  // The whole control plane goes away: the agents keep their pods running and keep trying;
+  // when it is back they carry on, nothing restarted.
+  auto running_a = agents.ContainerPids("node-a");
+  for (int i = 0; i < c.size(); ++i)
+    c.Kill(i);
+  std::this_thread::sleep_for(3s);
+  CHECK(agents.ContainerPids("node-a") == running_a);
+  c.StartAll();
+  REQUIRE(c.WaitLeader() >= 0);
+  REQUIRE(WaitFor([&] { return Total(ReadyByNode(api)) == 4; }, 30s));
+  std::this_thread::sleep_for(4s);  // past the new leader's grace period for the nodes
+  CHECK(Total(ReadyByNode(api)) == 4);
+  CHECK(agents.ContainerPids("node-a") == running_a);
 
   // Deleting the deployment stops everything.
   REQUIRE(Send(api, "DELETE", kDeployments + "/web", nullptr) == 200);

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
     o.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
     start = end + 1;
   }
+  // A peer that closes its socket is an error on the write, not a signal that ends us.
+  std::signal(SIGPIPE, SIG_IGN);
   // Signals are taken by a thread of their own, so the agent stops cleanly.
   sigset_t set;
   sigemptyset(&set);
