@@ -140,12 +140,17 @@ struct Agent::Impl {
 
   // --- io thread ------------------------------------------------------------------------
   void Tick() {
-    sup->Tick(NowMs());
-    HandOver();
+    // The next tick is set first: a tick that fails must not end supervision.
     tick_timer.expires_after(std::chrono::milliseconds(o.tick_ms));
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
+    try {
+      sup->Tick(NowMs());
+      HandOver();
+    } catch (const std::exception& e) {
+      spdlog::error("supervisor: unexpected error in a tick, carrying on: {}", e.what());
+    }
   }
 
   void HandOver() {
@@ -197,10 +202,14 @@ struct Agent::Impl {
         latest.swap(assigned_next);
       }
       if (!latest) return;
-      int64_t now = NowMs();
-      sup->SetAssigned(*latest, now);
-      sup->StartDue(now);  // start new pods now, not at the next tick
-      HandOver();
+      try {
+        int64_t now = NowMs();
+        sup->SetAssigned(*latest, now);
+        sup->StartDue(now);  // start new pods now, not at the next tick
+        HandOver();
+      } catch (const std::exception& e) {
+        spdlog::error("supervisor: unexpected error taking the assigned pods: {}", e.what());
+      }
     });
   }
 
@@ -538,6 +547,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
       return Status::Invalid("\"" + q + "\" is not a quantity (like 4, 500m, 8Gi)");
   }
   std::error_code ec;
+  // Absolute: containers' working directories and executables are given to other processes.
+  o.data_dir = std::filesystem::absolute(o.data_dir, ec).lexically_normal().string();
   std::filesystem::create_directories(o.data_dir + "/pods", ec);
   if (ec) return Status::Error("cannot use --data-dir " + o.data_dir + ": " + ec.message());
   if (::access(o.data_dir.c_str(), W_OK) != 0)
@@ -581,7 +592,13 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   }
   p->runtime = std::make_unique<ProcessRuntime>(o.shim, cg, p->memory_note);
   p->prober = std::make_unique<PoolProber>(o.probe_threads, [p](ProbeKey k, ProbeResult r) {
-    boost::asio::post(p->io, [p, k, r] { p->sup->ProbeDone(k, r, NowMs()); });
+    boost::asio::post(p->io, [p, k, r] {
+      try {
+        p->sup->ProbeDone(k, r, NowMs());
+      } catch (const std::exception& e) {
+        spdlog::error("supervisor: unexpected error taking a probe result: {}", e.what());
+      }
+    });
   });
   SupervisorOptions so;
   so.node_name = o.name;
@@ -589,7 +606,12 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   so.pods_dir = o.data_dir + "/pods";
   so.backoff = o.backoff;
   p->sup = std::make_unique<Supervisor>(so, *p->runtime, *p->prober);
-  p->sup->Recover(NowMs());
+  try {
+    p->sup->Recover(NowMs());
+  } catch (const std::exception& e) {
+    return Status::Error("cannot read the state of earlier pods under " + so.pods_dir + ": " +
+                         e.what());
+  }
   if (p->sup->running() > 0)
     spdlog::info("took over {} running containers of {} pods from the previous run",
                  p->sup->running(), p->sup->pods());

@@ -125,14 +125,21 @@ ProbeResult Exec(const ProbeSpec& p, const ProbeTarget& t) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the agent's sockets
   if (!t.work_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, t.work_dir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);  // its own group, killed whole on timeout
-  sigset_t none;
+  sigset_t none, defaults;
   sigemptyset(&none);
+  sigemptyset(&defaults);  // every disposition back to default (not the agent's ignored SIGPIPE)
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
+  }
   posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
   pid_t pid = 0;
   int err = ::posix_spawn(&pid, exe->c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);

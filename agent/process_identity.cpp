@@ -53,6 +53,17 @@ bool StillRunning(const ProcessIdentity& id) {
   return start == id.start_ticks && state != 'Z' && state != 'X';
 }
 
+std::string CurrentBootId() {
+  static const std::string id = [] {
+    std::string s;
+    if (!store::ReadWholeFile("/proc/sys/kernel/random/boot_id", &s)) return std::string();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+      s.pop_back();
+    return s;
+  }();
+  return id;
+}
+
 Status SaveIdentity(const std::string& path, const ProcessIdentity& id) {
   std::string text = nlohmann::json{{"pid", id.pid}, {"startTicks", id.start_ticks}}.dump() + "\n";
   std::string tmp = path + ".tmp";

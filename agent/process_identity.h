@@ -27,6 +27,10 @@ std::optional<ProcessIdentity> IdentifyProcess(pid_t pid);
 // (exited, not yet reaped) is not running.
 bool StillRunning(const ProcessIdentity& id);
 
+// This boot of the machine (/proc/sys/kernel/random/boot_id): process identities from another
+// boot name nothing running now. "" if unknown.
+std::string CurrentBootId();
+
 // Saves and loads identities as small JSON files, atomically (tmp + rename), so that a crash
 // never leaves half a record. Errors name the file.
 Status SaveIdentity(const std::string& path, const ProcessIdentity& id);

@@ -1,5 +1,6 @@
 #include "agent/process_runtime.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -7,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "agent/log_file.h"
@@ -33,6 +36,29 @@ int ReadExitCode(const std::string& state_dir) {
   } catch (...) {
     return -1;
   }
+}
+
+// Whether a process other than a zombie is in process group `pgid`.
+bool GroupHasLiveMember(pid_t pgid) {
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+    std::string stat;
+    if (!store::ReadWholeFile(std::string("/proc/") + e->d_name + "/stat", &stat)) continue;
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) continue;
+    char state = stat[close + 2];
+    int ppid = 0, pgrp = 0;
+    if (std::sscanf(stat.c_str() + close + 3, " %d %d", &ppid, &pgrp) == 2 && pgrp == pgid &&
+        state != 'Z' && state != 'X') {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
 }
 
 bool SameProcess(const ProcessIdentity& id) {
@@ -70,7 +96,8 @@ nlohmann::json RunningContainer::ToJson() const {
   return {{"pid", process.pid},
           {"startTicks", process.start_ticks},
           {"stateDir", state_dir},
-          {"cgroup", cgroup}};
+          {"cgroup", cgroup},
+          {"bootId", boot_id}};
 }
 
 Result<RunningContainer> RunningContainer::FromJson(const nlohmann::json& j) {
@@ -83,6 +110,7 @@ Result<RunningContainer> RunningContainer::FromJson(const nlohmann::json& j) {
   c.process.start_ticks = j["startTicks"].get<uint64_t>();
   c.state_dir = j["stateDir"].get<std::string>();
   if (j.contains("cgroup") && j["cgroup"].is_string()) c.cgroup = j["cgroup"].get<std::string>();
+  if (j.contains("bootId") && j["bootId"].is_string()) c.boot_id = j["bootId"].get<std::string>();
   return c;
 }
 
@@ -108,7 +136,8 @@ Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
   RunningContainer rc;
   rc.state_dir = c.state_dir;
   if (cgroups_ && (c.memory_limit_bytes > 0 || c.memory_request_bytes > 0)) {
-    auto made = cgroups_->Create(c.id, c.memory_limit_bytes, c.memory_request_bytes);
+    auto made = cgroups_->Create(c.cgroup_name.empty() ? c.id : c.cgroup_name, c.memory_limit_bytes,
+                                 c.memory_request_bytes);
     if (!made.ok()) return made.status();
     procs = made.value();
     rc.cgroup = MemoryCgroups::GroupOf(procs);
@@ -154,8 +183,17 @@ Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
     return Status::Error("cannot start " + c.id + ": " + shim_ + ": " + std::strerror(err));
   }
   auto id = IdentifyProcess(pid);
-  // The child exists until we reap it, so it can always be identified.
-  rc.process = id ? *id : ProcessIdentity{pid, 0};
+  if (!id) {
+    // Our child exists until we reap it; if /proc cannot tell its start time it could never
+    // be told from a stranger later: give up on this start rather than run it blind.
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    MemoryCgroups::Remove(rc.cgroup);
+    return Status::Error("cannot start " + c.id + ": cannot read /proc/" + std::to_string(pid) +
+                         "/stat");
+  }
+  rc.process = *id;
+  rc.boot_id = CurrentBootId();
   return rc;
 }
 
@@ -164,11 +202,14 @@ std::optional<ContainerExit> ProcessRuntime::Inspect(const RunningContainer& c) 
   int shim_status = -1;
   bool ours = SameProcess(c.process);
   if (ours) {
-    int st = 0;
-    pid_t r = ::waitpid(pid, &st, WNOHANG);
-    if (r == 0) return std::nullopt;  // our child, running
-    if (r == pid) {
-      shim_status = st;
+    siginfo_t info{};
+    // Look without reaping: while the exited supervisor is a zombie its PID (the group's ID)
+    // cannot be reused, so the group can be killed safely before it is reaped.
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+      if (info.si_pid == 0) return std::nullopt;  // our child, running
+      ::kill(-pid, SIGKILL);
+      int st = 0;
+      if (::waitpid(pid, &st, WNOHANG) == pid) shim_status = st;
     } else if (StillRunning(c.process)) {
       return std::nullopt;  // started by an earlier agent: not ours to wait for
     }
@@ -178,7 +219,13 @@ std::optional<ContainerExit> ProcessRuntime::Inspect(const RunningContainer& c) 
   // The group's ID is the supervisor's PID, which the kernel does not hand out again while
   // the group lives; but if a process has that PID now and is not ours, the group is gone
   // and the PID belongs to someone else.
-  if (ours || !IdentifyProcess(pid)) ::kill(-pid, SIGKILL);
+  if (ours || !IdentifyProcess(pid)) {
+    ::kill(-pid, SIGKILL);
+    // SIGKILL is delivered asynchronously: give what is left of the group a moment to go, so
+    // that a restart does not meet the old copy on its port (bounded; zombies never go).
+    for (int i = 0; i < 50 && ::kill(-pid, 0) == 0 && GroupHasLiveMember(pid); ++i)
+      ::usleep(2000);
+  }
   ContainerExit e;
   int code = ReadExitCode(c.state_dir);
   if (code >= 0) {

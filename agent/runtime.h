@@ -29,6 +29,7 @@ struct ContainerLaunch {
   std::string work_dir;              // the container's working directory (exists)
   std::string state_dir;             // the runtime's files for this container (exists)
   std::string log_path;              // stdout and stderr are appended here
+  std::string cgroup_name;           // unique per run (the memory cgroup's name)
   int64_t memory_limit_bytes = 0;    // 0: none
   int64_t memory_request_bytes = 0;  // 0: none
 };
@@ -36,7 +37,8 @@ struct ContainerLaunch {
 struct RunningContainer {
   ProcessIdentity process;  // the container's supervisor process (the group leader)
   std::string state_dir;
-  std::string cgroup;  // "" when memory is not enforced
+  std::string cgroup;   // "" when memory is not enforced
+  std::string boot_id;  // the machine's boot it was started in (a PID means nothing after it)
   nlohmann::json ToJson() const;
   static Result<RunningContainer> FromJson(const nlohmann::json& j);
 };

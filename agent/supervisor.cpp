@@ -27,6 +27,15 @@ std::string Str(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
+// Readers that never throw: state files and pods are outside input.
+int IntOr(const json& j, const char* key, int dflt) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int>() : dflt;
+}
+
+bool BoolOr(const json& j, const char* key, bool dflt) {
+  return j.is_object() && j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt;
+}
+
 std::string Sanitize(const std::string& s) {
   std::string out;
   for (char c : s)
@@ -142,6 +151,7 @@ struct Supervisor::Pod {
   int64_t grace_ms = 30'000;
   bool assigned = true;          // still bound to this node
   bool server_terminal = false;  // the server marked it Succeeded/Failed (e.g. NodeLost)
+  bool awaiting_list = false;    // recovered with containers to start once the API agrees
   std::string reason, message;   // a pod-level failure (UnsupportedImage)
   std::string start_time;
   mutable bool dirty = true;  // changed since its report was last taken
@@ -199,7 +209,8 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
   const json& spec_json = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : json();
   api::PodSpec spec = api::ReadPodSpec(spec_json, "spec", &errors);
   p->policy = ParseRestartPolicy(spec.restart_policy);
-  p->grace_ms = std::max<int64_t>(0, spec.termination_grace_period_seconds) * 1000;
+  // At most a day: a huge value must not overflow into "kill at once" or "never".
+  p->grace_ms = std::clamp<int64_t>(spec.termination_grace_period_seconds, 0, 86'400) * 1000;
   std::error_code ec;
   fs::create_directories(p->dir, ec);
   std::string host_ip = o_.host_ip;
@@ -312,8 +323,9 @@ void Supervisor::Recover(int64_t now) {
   };
   std::vector<Saved> saved;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(o_.pods_dir, ec)) {
-    std::string dir = entry.path().string();
+  for (auto it = fs::directory_iterator(o_.pods_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string dir = it->path().string();
     std::string pod_text, state_text;
     if (!store::ReadWholeFile(dir + "/pod.json", &pod_text)) continue;
     Saved sv;
@@ -342,17 +354,24 @@ void Supervisor::Recover(int64_t now) {
     for (auto& c : p->containers) {
       for (const auto& sc : sv.containers) {
         if (!sc.is_object() || Str(sc, "name") != c.spec.name) continue;
-        c.restarts = sc.value("restarts", 0);
-        c.backoff_step = sc.value("backoffStep", 0);
-        c.ever_started = sc.value("everStarted", false);
+        c.restarts = IntOr(sc, "restarts", 0);
+        c.backoff_step = IntOr(sc, "backoffStep", 0);
+        c.ever_started = BoolOr(sc, "everStarted", false);
         c.started_at = Str(sc, "startedAt");
-        c.done = sc.value("done", false);
-        if (sc.contains("terminated")) c.terminated = sc["terminated"];
-        if (sc.contains("lastTerminated")) c.last_terminated = sc["lastTerminated"];
-        if (c.done) c.restart_at_ms = -1;
+        c.done = BoolOr(sc, "done", false);
+        if (sc.contains("terminated") && sc["terminated"].is_object())
+          c.terminated = sc["terminated"];
+        if (sc.contains("lastTerminated") && sc["lastTerminated"].is_object())
+          c.last_terminated = sc["lastTerminated"];
+        // Not running now: it waits for the API's word before it runs again (the pod may have
+        // been deleted or replaced meanwhile).
+        c.restart_at_ms = -1;
+        if (!c.done) p->awaiting_list = true;
         if (!sc.contains("running")) continue;
         auto rc = RunningContainer::FromJson(sc["running"]);
-        if (!rc.ok()) continue;
+        // A record from before a reboot names a PID that now belongs to someone else.
+        if (!rc.ok() || rc->boot_id != CurrentBootId()) continue;
+        p->awaiting_list = false;
         // Watched again from here on; if it ended meanwhile, the next Tick sees that.
         c.running = rc.value();
         c.started_ms = now;
@@ -383,6 +402,12 @@ void Supervisor::SetAssigned(const std::vector<json>& pods, int64_t now) {
     }
     Pod& p = *it->second;
     p.assigned = true;
+    if (p.awaiting_list && !terminal) {
+      p.awaiting_list = false;
+      for (auto& c : p.containers) {
+        if (!c.running && !c.done && c.restart_at_ms < 0) c.restart_at_ms = now;
+      }
+    }
     if (terminal && !p.server_terminal) {
       // Our own final report coming back, or the control plane giving the pod up (NodeLost
       // while we were cut off; it is replaced elsewhere): either way nothing more runs.
@@ -435,6 +460,10 @@ void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
     SaveState(p);
     return;
   }
+  // A fresh memory cgroup per run: one the kernel has not released yet (or that counted an
+  // earlier run's OOM kill) is never reused.
+  c.launch.cgroup_name = p.ns + "_" + p.name + "_" + p.uid + "_" + c.spec.name + "_" +
+                         std::to_string(c.restarts + (c.ever_started ? 1 : 0));
   auto started = runtime_.Start(c.launch);
   if (!started.ok()) {
     Event(p, "Warning", "Failed", "Error: " + started.status().message());
@@ -659,7 +688,7 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
       }
       if (!c.ever_started && !c.done) any_pending = true;
       if (!c.done) all_done = false;
-      if (c.done && c.terminated.is_object() && c.terminated.value("exitCode", 1) != 0)
+      if (c.done && c.terminated.is_object() && IntOr(c.terminated, "exitCode", 1) != 0)
         all_ok = false;
       if (c.done && c.terminated.is_null()) all_ok = false;
     }

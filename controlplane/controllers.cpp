@@ -133,8 +133,12 @@ void ControllerManager::Start() {
   timer_->t.expires_after(std::chrono::milliseconds(opt_.tick_ms));
   timer_->t.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    Tick();
-    Start();
+    Start();  // first: a tick that fails must not end the controllers for good
+    try {
+      Tick();
+    } catch (const std::exception& e) {
+      spdlog::error("controllers: unexpected error in a tick, carrying on: {}", e.what());
+    }
   });
 }
 
@@ -377,21 +381,34 @@ void ControllerManager::HoldFailedPods(const std::string& key, const json& d,
     b.streak = 0;
     b.counted.clear();
   }
+  // Only pods of the current template are held: a fixed template is rolled out at once.
+  const json& tmpl = d.contains("spec") && d["spec"].is_object() && d["spec"].contains("template")
+                         ? d["spec"]["template"]
+                         : json();
+  std::string hash = TemplateHash(tmpl);
   std::vector<std::string> failed;
+  bool new_failure = false;
+  std::set<std::string> still_failed;
   for (const auto& p : pods) {
     if (!PodTerminal(p)) continue;
     const json& ps = p.contains("status") ? p["status"] : json();
-    if (ps.is_object() && ps.value("reason", "") == "NodeLost") continue;
+    if (api::StringField(ps, "reason") == "NodeLost") continue;
+    const json& md = p.contains("metadata") ? p["metadata"] : json();
+    const json& labels = md.is_object() && md.contains("labels") ? md["labels"] : json();
+    if (api::StringField(labels, "pod-template-hash") != hash) continue;
     std::string uid = Meta(p, "uid");
     failed.push_back(uid);
-    if (b.counted.insert(uid).second) {
-      int64_t delay = b.streak == 0
-                          ? 0
-                          : std::min<int64_t>(300'000, int64_t{1000} << std::min(b.streak - 1, 20));
-      b.until_ms = std::max(b.until_ms, Now() + delay);
-      ++b.streak;
-    }
+    still_failed.insert(uid);
+    new_failure = b.counted.insert(uid).second || new_failure;
   }
+  // A round of failures counts once, however many replicas failed in it.
+  if (new_failure) {
+    int64_t delay =
+        b.streak == 0 ? 0 : std::min<int64_t>(300'000, int64_t{1000} << std::min(b.streak - 1, 20));
+    b.until_ms = std::max(b.until_ms, Now() + delay);
+    ++b.streak;
+  }
+  b.counted = std::move(still_failed);
   if (failed.empty() || Now() >= b.until_ms) return;
   // Keep them, and do not count them as missing yet.
   std::set<std::string> held(failed.begin(), failed.end());

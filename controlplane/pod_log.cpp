@@ -1,6 +1,7 @@
 #include "controlplane/pod_log.h"
 
 #include <boost/asio.hpp>
+#include <utility>
 
 #include "api/http_client.h"
 #include "api/node.h"
@@ -39,8 +40,16 @@ PodLogProxy::PodLogProxy(boost::asio::io_context& io, Registry& registry)
 PodLogProxy::~PodLogProxy() {
   stopping_->store(true);
   std::lock_guard<std::mutex> l(mu_);
-  for (auto& w : threads_)
-    w.thread.join();
+  for (auto& w : threads_) {
+    // A followed log of a quiet container can block for hours in the agent's stream: such a
+    // thread is left to end on its own (it posts nothing once stopping is set). The others
+    // end within their request timeout.
+    if (w.follow && !w.done->load()) {
+      w.thread.detach();
+    } else {
+      w.thread.join();
+    }
+  }
 }
 
 bool PodLogProxy::Handle(const HttpRequest& req, const std::string& token, const Respond& respond) {
@@ -143,37 +152,57 @@ void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std
                         done});
     return;
   }
-  // Follow: answer at once with a stream, then pass on what the agent sends.
-  auto closed = std::make_shared<std::atomic<bool>>(false);
-  auto holder = std::make_shared<std::shared_ptr<ResponseStream>>();
+  // Follow: answer at once with a stream, then pass on what the agent sends. What arrives
+  // before the stream is ready (the headers go out first) is kept for it; so is the end.
+  struct Relay {
+    std::shared_ptr<ResponseStream> out;  // io thread only, like the two below
+    std::string buffered;
+    bool ended = false;
+    std::atomic<bool> closed{false};
+  };
+  auto relay = std::make_shared<Relay>();
   HttpResponse r;
   r.content_type = "text/plain; charset=utf-8";
-  r.stream = [holder, closed](std::shared_ptr<ResponseStream> s) {
-    *holder = s;
-    s->OnClose([closed] { closed->store(true); });
+  r.stream = [relay](std::shared_ptr<ResponseStream> s) {
+    relay->out = s;
+    s->OnClose([relay] { relay->closed.store(true); });
+    if (!relay->buffered.empty()) s->Write(std::exchange(relay->buffered, std::string()));
+    if (relay->ended) s->End();
   };
   respond(std::move(r));
-  threads_.push_back({std::thread([&io, agent, token, target, holder, closed, stopping, done] {
+  threads_.push_back({std::thread([&io, agent, token, target, relay, stopping, done] {
                         api::HttpClient c({agent}, token);
                         Status s = c.Stream(
                             "GET", target, "",
                             [&](const std::string& chunk) {
-                              boost::asio::post(io, [holder, chunk] {
-                                if (*holder && !(*holder)->closed()) (*holder)->Write(chunk);
+                              if (stopping->load()) return false;
+                              boost::asio::post(io, [relay, chunk] {
+                                if (!relay->out) {
+                                  relay->buffered += chunk;
+                                } else if (!relay->out->closed()) {
+                                  relay->out->Write(chunk);
+                                }
                               });
-                              return !closed->load() && !stopping->load();
+                              return !relay->closed.load();
                             },
                             std::chrono::hours(24));
-                        boost::asio::post(io, [holder, s, agent] {
-                          if (!*holder || (*holder)->closed()) return;
-                          if (!s.ok())
-                            (*holder)->Write("\n[tug: the log stream from the agent at " + agent +
-                                             " ended: " + s.message() + "]\n");
-                          (*holder)->End();
-                        });
+                        if (!stopping->load()) {
+                          std::string tail = s.ok() ? std::string()
+                                                    : "\n[tug: the log stream from the agent at " +
+                                                          agent + " ended: " + s.message() + "]\n";
+                          boost::asio::post(io, [relay, tail] {
+                            if (!relay->out) {
+                              relay->buffered += tail;
+                              relay->ended = true;
+                            } else if (!relay->out->closed()) {
+                              if (!tail.empty()) relay->out->Write(tail);
+                              relay->out->End();
+                            }
+                          });
+                        }
                         done->store(true);
                       }),
-                      done});
+                      done, true});
 }
 
 }  // namespace tug::cp

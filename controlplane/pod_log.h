@@ -4,7 +4,9 @@
 //
 // The agent is reached with a blocking HTTP client on a thread per request (logs are rare
 // and a followed log may stream for hours); what it sends is handed to the io thread. The
-// threads end when the client leaves, the agent ends the log, or the proxy is destroyed.
+// threads end when the client leaves (noticed when the agent next sends something), when the
+// agent ends the log, or at the latest after a day; on destruction the followers still
+// waiting are detached.
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,7 @@ class PodLogProxy {
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
+    bool follow = false;
   };
   std::vector<Worker> threads_;
 };

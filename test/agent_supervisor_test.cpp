@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -396,7 +397,8 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
   pid_t pid = PidIn(f.WorkFile("gone", "pids"));
   f.sup.reset();
   // While no agent ran, the container's whole group died and its PID went to someone else:
-  // here, this test process (with its own start time).
+  // here, a process of ours that leads a group of its own, started a few clock ticks later
+  // (start times count in 10 ms ticks).
   std::string state_path = f.dir.path + "/pods/default_gone_uid-gone/state.json";
   std::string text;
   REQUIRE(tug::store::ReadWholeFile(state_path, &text).ok());
@@ -408,7 +410,15 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
     std::this_thread::sleep_for(10ms);
   REQUIRE_FALSE(Alive(pid));
   std::filesystem::remove(f.dir.path + "/pods/default_gone_uid-gone/main/exit");
-  state["containers"][0]["running"]["pid"] = ::getpid();
+  std::this_thread::sleep_for(50ms);
+  pid_t other = ::fork();
+  if (other == 0) {
+    ::setpgid(0, 0);
+    ::pause();
+    ::_exit(0);
+  }
+  ::setpgid(other, other);
+  state["containers"][0]["running"]["pid"] = other;
   {
     FILE* out = std::fopen(state_path.c_str(), "w");
     std::fputs(state.dump().c_str(), out);
@@ -418,7 +428,9 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
   f.sup->Recover(0);
   REQUIRE(f.TickUntil(0, [&] { return f.Container("gone")["restartCount"] == 1; }));
   CHECK(f.Container("gone")["lastState"]["terminated"]["reason"] == "ContainerStatusUnknown");
-  CHECK(Alive(::getpid()));  // and we were not signalled
+  CHECK(Alive(other));  // and it was not signalled
+  ::kill(other, SIGKILL);
+  ::waitpid(other, nullptr, 0);
   f.sup->SetAssigned({}, 0);
   REQUIRE(f.TickUntil(0, [&] { return f.sup->pods() == 0; }));
 }

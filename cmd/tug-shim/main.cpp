@@ -59,16 +59,20 @@ int main(int argc, char** argv) {
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, nullptr);
+  int log = ::open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (std::strcmp(procs, "-") != 0) {
     int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
     std::string pid = std::to_string(::getpid());
     if (fd < 0 || ::write(fd, pid.data(), pid.size()) < 0) {
-      Say(std::string("tug-shim: cannot join the memory cgroup ") + procs + ": " +
-          std::strerror(errno) + "\n");
+      // Running without the limit would be a silent lie: fail the start, saying why.
+      std::string why = std::string("tug-shim: cannot join the memory cgroup ") + procs + ": " +
+                        std::strerror(errno) + "\n";
+      if (log >= 0) (void)!::write(log, why.data(), why.size());
+      WriteExit(exit_file, 126);
+      return 0;
     }
-    if (fd >= 0) ::close(fd);
+    ::close(fd);
   }
-  int log = ::open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   pid_t child = ::fork();
   if (child == 0) {
