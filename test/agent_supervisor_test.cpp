@@ -498,3 +498,30 @@ TEST_CASE("a stop right after a start is not lost", "[agent][supervisor]") {
     REQUIRE(f.TickUntil(0, [&] { return f.sup->pods() == 0; }));
   }
 }
+
+TEST_CASE("after an agent restart a container that was not running waits for the API's word",
+          "[agent][supervisor]") {
+  Fixture f;
+  json pod = Pod("waiting", Shell("echo $$ >> pids; exit 3"));
+  f.sup->SetAssigned({pod}, 0);
+  // Crashes, restarts at once, crashes again: now in back-off.
+  REQUIRE(f.TickUntil(0, [&] {
+    json c = f.Container("waiting");
+    return c.is_object() && c["restartCount"] == 1 && c["state"].contains("waiting");
+  }));
+  f.sup.reset();
+  f.sup = std::make_unique<Supervisor>(f.opts(), f.runtime, f.probes);
+  f.sup->Recover(0);
+  // The pod may have been deleted meanwhile: nothing runs before the API has been asked...
+  for (int i = 0; i < 10; ++i) {
+    f.sup->Tick(1'000'000);
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(f.sup->running() == 0);
+  CHECK(f.Container("waiting")["restartCount"] == 1);
+  // ... and once it says the pod is still here, it runs (restart count kept).
+  f.sup->SetAssigned({pod}, 1'000'000);
+  REQUIRE(f.TickUntil(1'000'000, [&] { return f.Container("waiting")["restartCount"] == 2; }));
+  f.sup->SetAssigned({}, 1'000'000);
+  REQUIRE(f.TickUntil(1'000'000, [&] { return f.sup->pods() == 0; }));
+}
