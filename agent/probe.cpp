@@ -112,39 +112,13 @@ ProbeResult Exec(const ProbeSpec& p, const ProbeTarget& t) {
   if (p.command.empty()) return {false, "the exec probe has no command"};
   auto exe = ResolveExecutable(p.command[0], t.env, t.work_dir);
   if (!exe.ok()) return {false, exe.status().message()};
-  std::vector<std::string> argv_s = p.command, env_s = t.env;
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_s)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the agent's sockets
-  if (!t.work_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, t.work_dir.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);  // its own group, killed whole on timeout
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);  // every disposition back to default (not the agent's ignored SIGPIPE)
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  pid_t pid = 0;
-  int err = ::posix_spawn(&pid, exe->c_str(), &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return {false, "cannot run " + p.command[0] + ": " + std::strerror(err)};
+  SpawnOptions so;
+  so.new_group = true;  // killed whole on timeout
+  so.work_dir = t.work_dir;
+  auto spawned = SpawnProcess(exe.value(), p.command, t.env, so);
+  if (!spawned.ok())
+    return {false, "cannot run " + p.command[0] + ": " + spawned.status().message()};
+  pid_t pid = spawned.value();
   int64_t deadline = NowMs() + p.timeout_ms;
   int st = 0;
   for (;;) {

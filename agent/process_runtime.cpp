@@ -68,6 +68,51 @@ bool SameProcess(const ProcessIdentity& id) {
 
 }  // namespace
 
+Result<pid_t> SpawnProcess(const std::string& exe, std::vector<std::string> argv_s,
+                           std::vector<std::string> env_s, const SpawnOptions& o) {
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // not the agent's sockets and files
+  if (!o.work_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.work_dir.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t mask, defaults;
+  if (o.block_signals) {
+    sigfillset(&mask);
+  } else {
+    sigemptyset(&mask);
+  }
+  sigemptyset(&defaults);  // not the agent's ignored SIGPIPE
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
+  }
+  posix_spawnattr_setsigmask(&attr, &mask);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (o.new_session) flags |= POSIX_SPAWN_SETSID;
+  if (o.new_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  pid_t pid = 0;
+  int err = ::posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Status::Error(exe + ": " + std::strerror(err));
+  return pid;
+}
+
 Result<std::string> ResolveExecutable(const std::string& name, const std::vector<std::string>& env,
                                       const std::string& work_dir) {
   if (name.empty()) return Status::Invalid("the command is empty");
@@ -146,42 +191,17 @@ Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
   std::remove(exit_path.c_str());
   std::vector<std::string> args = {shim_, exit_path, c.log_path, c.work_dir, procs, exe.value()};
   args.insert(args.end(), c.argv.begin(), c.argv.end());
-  std::vector<std::string> env = c.env;
-  std::vector<char*> argv, envp;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
   // A new session (the container's process group), every signal blocked until the shim is
-  // ready, default dispositions, and nothing of ours but /dev/null as stdin/out/err.
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, defaults;
-  sigfillset(&all);
-  sigemptyset(&defaults);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaddset(&defaults, sig);
-  }
-  posix_spawnattr_setsigmask(&attr, &all);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  int err = ::posix_spawn(&pid, shim_.c_str(), &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) {
+  // ready to pass them on.
+  SpawnOptions so;
+  so.new_session = true;
+  so.block_signals = true;
+  auto spawned = SpawnProcess(shim_, std::move(args), c.env, so);
+  if (!spawned.ok()) {
     MemoryCgroups::Remove(rc.cgroup);
-    return Status::Error("cannot start " + c.id + ": " + shim_ + ": " + std::strerror(err));
+    return Status::Error("cannot start " + c.id + ": " + spawned.status().message());
   }
+  pid_t pid = spawned.value();
   auto id = IdentifyProcess(pid);
   if (!id) {
     // Our child exists until we reap it; if /proc cannot tell its start time it could never

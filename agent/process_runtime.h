@@ -38,6 +38,19 @@ class ProcessRuntime : public Runtime {
   std::string no_cgroup_reason_;
 };
 
+// posix_spawn (vfork and exec: no copy of the agent's memory) of `exe` with `argv` and `env`,
+// /dev/null as stdin, stdout and stderr, none of the agent's other descriptors, and every
+// signal disposition back to default. Optionally in a new session (so a new process group)
+// or a new process group, with every signal blocked, or in a working directory.
+struct SpawnOptions {
+  bool new_session = false;
+  bool new_group = false;
+  bool block_signals = false;
+  std::string work_dir;
+};
+Result<pid_t> SpawnProcess(const std::string& exe, std::vector<std::string> argv,
+                           std::vector<std::string> env, const SpawnOptions& o);
+
 // The executable `name` resolves to with the PATH in `env` (names with a '/' are taken as
 // they are, relative to `work_dir`), or an error saying it was not found.
 Result<std::string> ResolveExecutable(const std::string& name, const std::vector<std::string>& env,

@@ -112,6 +112,16 @@ struct PortBinding {
   std::string protocol = "TCP";
 };
 
+json PortsJson(const std::vector<PortBinding>& ports) {
+  json out = json::array();
+  for (const auto& b : ports)
+    out.push_back({{"name", b.name},
+                   {"containerPort", b.container_port},
+                   {"hostPort", b.host_port},
+                   {"protocol", b.protocol}});
+  return out;
+}
+
 struct ProbeState {
   std::optional<ProbeSpec> spec;
   int64_t next_ms = 0;
@@ -295,12 +305,6 @@ void Supervisor::SaveState(const Pod& p) {
   p.dirty = true;  // everything that changes a pod's state saves it
   json cs = json::array();
   for (const auto& c : p.containers) {
-    json ports = json::array();
-    for (const auto& b : c.ports)
-      ports.push_back({{"name", b.name},
-                       {"containerPort", b.container_port},
-                       {"hostPort", b.host_port},
-                       {"protocol", b.protocol}});
     cs.push_back({{"name", c.spec.name},
                   {"running", c.running ? c.running->ToJson() : json()},
                   {"startedAt", c.started_at},
@@ -310,7 +314,7 @@ void Supervisor::SaveState(const Pod& p) {
                   {"done", c.done},
                   {"terminated", c.terminated},
                   {"lastTerminated", c.last_terminated},
-                  {"ports", ports}});
+                  {"ports", PortsJson(c.ports)}});
   }
   json state = {{"containers", cs}, {"startTime", p.start_time}};
   // A failed save costs only the restart safety net; the pod runs on.
@@ -672,15 +676,7 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
       }
       st["lastState"] =
           c.last_terminated.is_null() ? json::object() : json{{"terminated", c.last_terminated}};
-      if (!c.ports.empty()) {
-        json ports = json::array();
-        for (const auto& b : c.ports)
-          ports.push_back({{"name", b.name},
-                           {"containerPort", b.container_port},
-                           {"hostPort", b.host_port},
-                           {"protocol", b.protocol}});
-        st["ports"] = ports;
-      }
+      if (!c.ports.empty()) st["ports"] = PortsJson(c.ports);
       statuses.push_back(st);
       if (!st["ready"].get<bool>()) {
         all_ready = false;

@@ -444,10 +444,10 @@ TEST_CASE("a pod the control plane failed while the agent was away is stopped",
   pid_t pid = PidIn(f.WorkFile("lost", "pid"));
   pod["status"] = {{"phase", "Failed"}, {"reason", "NodeLost"}};
   f.sup->SetAssigned({pod}, 100);
-  REQUIRE(f.TickUntil(100, [&] { return !Alive(pid); }));
+  REQUIRE(f.TickUntil(100, [&] { return !Alive(pid) && f.sup->running() == 0; }));
   CHECK(f.Status("lost").is_null());  // no more reports: the server's word stands
   f.sup->Tick(1'000'000);
-  CHECK(f.sup->running() == 0);
+  CHECK(f.sup->running() == 0);  // and it is not started again
 }
 
 TEST_CASE("a memory limit is enforced where the machine has memory cgroups",

@@ -75,21 +75,7 @@ pid_t AgentFleet::Start(const std::string& name, std::vector<std::string> extra_
       servers,        "--addr",      "127.0.0.1:" + std::to_string(p.port),
       "--token-file", c_.TokenFile()};
   args.insert(args.end(), p.args.begin(), p.args.end());
-  std::string log = DataDir(name) + ".log";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_t pid = SpawnWithLog(args, DataDir(name) + ".log");
   p.pid = pid;
   return pid;
 }

@@ -48,6 +48,24 @@ std::string UnB64(const std::string& in) {
 // A port free now, below the kernel's ephemeral range (32768 and up by default): a port the
 // kernel picked for us could be handed to some client's outgoing connection before the member
 // binds it, and the member would fail to start.
+pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 int FreePort() {
   static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
                           static_cast<unsigned>(Clock::now().time_since_epoch().count()));
@@ -157,21 +175,7 @@ pid_t TugdCluster::Start(int i) {
     args.push_back(root_ + "/token");
   }
   args.insert(args.end(), opt_.extra_args.begin(), opt_.extra_args.end());
-  std::string log = LogPath(i);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
+  pid_t pid = SpawnWithLog(args, LogPath(i));
   pids_[static_cast<size_t>(i)] = pid;
   return pid;
 }

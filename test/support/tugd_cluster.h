@@ -77,6 +77,9 @@ class TugdCluster {
   std::vector<pid_t> pids_;
 };
 
+// Starts args[0] with args, stdout and stderr appended to `log`; returns its PID.
+pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log);
+
 // A port free now on 127.0.0.1, below the ephemeral range.
 int FreePort();
 
