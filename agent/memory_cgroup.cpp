@@ -1,5 +1,6 @@
 #include "agent/memory_cgroup.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,16 @@ bool MemoryCgroups::OomKilled(const std::string& group) {
     }
   }
   return false;
+}
+
+int MemoryCgroups::SignalAll(const std::string& group, int sig) {
+  if (group.empty()) return 0;
+  std::istringstream in(ReadFile(group + "/cgroup.procs"));
+  int n = 0;
+  for (long pid; in >> pid;) {
+    if (pid > 1 && ::kill(static_cast<pid_t>(pid), sig) == 0) ++n;
+  }
+  return n;
 }
 
 void MemoryCgroups::Remove(const std::string& group) {

@@ -25,6 +25,9 @@ class MemoryCgroups {
                              int64_t request_bytes) const;
   // Whether the kernel killed a process of the group for memory.
   static bool OomKilled(const std::string& group);
+  // Sends `sig` to every process in the group (they are the container's, wherever they moved
+  // in the process tree, even into a session of their own); returns how many there were.
+  static int SignalAll(const std::string& group, int sig);
   // Removes the group (after its processes are gone); best effort.
   static void Remove(const std::string& group);
   // The group directory of a procs file returned by Create.

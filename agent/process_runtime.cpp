@@ -180,7 +180,9 @@ Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
   std::string procs = "-";
   RunningContainer rc;
   rc.state_dir = c.state_dir;
-  if (cgroups_ && (c.memory_limit_bytes > 0 || c.memory_request_bytes > 0)) {
+  // Every container gets a group where the machine has them, limit or not: it also finds the
+  // container's processes that left its process group (a daemon in a session of its own).
+  if (cgroups_) {
     auto made = cgroups_->Create(c.cgroup_name.empty() ? c.id : c.cgroup_name, c.memory_limit_bytes,
                                  c.memory_request_bytes);
     if (!made.ok()) return made.status();
@@ -246,6 +248,8 @@ std::optional<ContainerExit> ProcessRuntime::Inspect(const RunningContainer& c) 
     for (int i = 0; i < 50 && ::kill(-pid, 0) == 0 && GroupHasLiveMember(pid); ++i)
       ::usleep(2000);
   }
+  for (int i = 0; i < 50 && MemoryCgroups::SignalAll(c.cgroup, SIGKILL) > 0; ++i)
+    ::usleep(2000);
   ContainerExit e;
   int code = ReadExitCode(c.state_dir);
   if (code >= 0) {
@@ -271,8 +275,9 @@ std::optional<ContainerExit> ProcessRuntime::Inspect(const RunningContainer& c) 
 void ProcessRuntime::Stop(const RunningContainer& c, bool force) {
   // Only while the group leader is still the process we started: its PID (the group's ID)
   // may belong to someone else once it is gone.
-  if (!SameProcess(c.process)) return;
-  ::kill(-c.process.pid, force ? SIGKILL : SIGTERM);
+  if (SameProcess(c.process)) ::kill(-c.process.pid, force ? SIGKILL : SIGTERM);
+  // And those that left the process group but not the cgroup (cgroup members are ours).
+  MemoryCgroups::SignalAll(c.cgroup, force ? SIGKILL : SIGTERM);
 }
 
 Result<std::string> ProcessRuntime::Logs(const std::string& log_path, int tail_lines) {

@@ -525,3 +525,46 @@ TEST_CASE("after an agent restart a container that was not running waits for the
   f.sup->SetAssigned({}, 1'000'000);
   REQUIRE(f.TickUntil(1'000'000, [&] { return f.sup->pods() == 0; }));
 }
+
+TEST_CASE("where cgroups exist, a container's daemon in its own session is stopped with it",
+          "[agent][supervisor]") {
+  auto groups = MemoryCgroups::Detect("supervisor-daemon-test");
+  if (!groups.ok()) {
+    WARN("no cgroups on this machine: a process that leaves its group escapes a stop ("
+         << groups.status().message() << ")");
+    return;
+  }
+  TempDir dir;
+  ProcessRuntime runtime(TUG_SHIM_PATH, groups.value(), "");
+  ManualProbes probes;
+  SupervisorOptions o;
+  o.node_name = "node-a";
+  o.pods_dir = dir.path + "/pods";
+  Supervisor sup(o, runtime, probes);
+  // `setsid` puts the daemon in a session (and process group) of its own.
+  sup.SetAssigned({Pod("daemon", Shell("setsid sleep 600 & echo $! > daemon; exec sleep 600"))}, 0);
+  std::string file = dir.path + "/pods/default_daemon_uid-daemon/main/work/daemon";
+  pid_t daemon = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (daemon == 0 && std::chrono::steady_clock::now() < deadline) {
+    sup.Tick(0);
+    std::string text;
+    if (tug::store::ReadWholeFile(file, &text).ok() && !text.empty()) daemon = PidIn(text);
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(daemon > 0);
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (::getsid(daemon) != daemon && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // until setsid has run
+  CHECK(::getsid(daemon) == daemon);
+  sup.SetAssigned({}, 0);
+  deadline = std::chrono::steady_clock::now() + 10s;
+  while (sup.pods() > 0 && std::chrono::steady_clock::now() < deadline) {
+    sup.Tick(0);
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(sup.pods() == 0);
+  CHECK_FALSE(Alive(daemon));
+  if (Alive(daemon)) ::kill(daemon, SIGKILL);
+  MemoryCgroups::Remove(groups->base());
+}

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "agent/memory_cgroup.h"
 #include "agent/process_identity.h"
 
 namespace tug::testing {
@@ -26,18 +27,23 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-// Every container supervisor an agent's state files name: pod dir -> container -> identity.
-std::vector<std::pair<std::string, agent::ProcessIdentity>> Supervisors(const std::string& dir) {
-  std::vector<std::pair<std::string, agent::ProcessIdentity>> out;
+struct Record {
+  agent::ProcessIdentity id;
+  std::string cgroup;
+};
+
+// Every container supervisor an agent's state files name: "<pod dir>/<container>" -> record.
+std::vector<std::pair<std::string, Record>> Supervisors(const std::string& dir) {
+  std::vector<std::pair<std::string, Record>> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir + "/pods", ec)) {
     json state = json::parse(Slurp(e.path().string() + "/state.json"), nullptr, false);
     if (!state.is_object() || !state.contains("containers")) continue;
     for (const auto& c : state["containers"]) {
       if (!c.is_object() || !c.contains("running") || !c["running"].is_object()) continue;
-      agent::ProcessIdentity id{c["running"].value("pid", 0),
-                                c["running"].value("startTicks", uint64_t{0})};
-      out.emplace_back(e.path().filename().string() + "/" + c.value("name", ""), id);
+      Record r{{c["running"].value("pid", 0), c["running"].value("startTicks", uint64_t{0})},
+               c["running"].value("cgroup", "")};
+      out.emplace_back(e.path().filename().string() + "/" + c.value("name", ""), r);
     }
   }
   return out;
@@ -52,8 +58,12 @@ AgentFleet::~AgentFleet() {
   // Containers outlive their agents: kill each group whose leader is still the process the
   // agent recorded.
   for (auto& [name, p] : procs_) {
-    for (const auto& [key, id] : Supervisors(DataDir(name))) {
-      if (agent::StillRunning(id)) ::kill(-id.pid, SIGKILL);
+    for (const auto& [key, r] : Supervisors(DataDir(name))) {
+      if (agent::StillRunning(r.id)) ::kill(-r.id.pid, SIGKILL);
+      // And their cgroups, which only the agent would have removed.
+      for (int i = 0; i < 100 && agent::MemoryCgroups::SignalAll(r.cgroup, SIGKILL) > 0; ++i)
+        ::usleep(10000);
+      agent::MemoryCgroups::Remove(r.cgroup);
     }
   }
 }
@@ -129,9 +139,9 @@ std::map<std::string, pid_t> AgentFleet::ContainerPids(const std::string& name) 
     if (state != "Z") child_of[ppid] = static_cast<pid_t>(std::stoi(n));
   }
   std::map<std::string, pid_t> out;
-  for (const auto& [key, id] : Supervisors(DataDir(name))) {
-    auto it = child_of.find(id.pid);
-    if (agent::StillRunning(id) && it != child_of.end()) out[key] = it->second;
+  for (const auto& [key, r] : Supervisors(DataDir(name))) {
+    auto it = child_of.find(r.id.pid);
+    if (agent::StillRunning(r.id) && it != child_of.end()) out[key] = it->second;
   }
   return out;
 }
