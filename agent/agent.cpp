@@ -42,10 +42,6 @@ json Parse(const std::string& s) {
   return json::parse(s, nullptr, false);
 }
 
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
 std::string PodsPath(const std::string& ns) {
   return "/api/v1/namespaces/" + ns + "/pods";
 }
@@ -361,11 +357,12 @@ struct Agent::Impl {
       failures = 0;
       std::map<std::string, json> pods;
       for (auto& p : list["items"]) {
-        std::string uid = p.contains("metadata") ? Str(p["metadata"], "uid") : "";
+        std::string uid = p.contains("metadata") ? api::StringField(p["metadata"], "uid") : "";
         if (!uid.empty()) pods[uid] = std::move(p);
       }
       Publish(pods);
-      std::string rv = list.contains("metadata") ? Str(list["metadata"], "resourceVersion") : "";
+      std::string rv =
+          list.contains("metadata") ? api::StringField(list["metadata"], "resourceVersion") : "";
       std::string buf;
       bool relist = false;
       auto on_data = [&](const std::string& data) {
@@ -376,14 +373,15 @@ struct Agent::Impl {
           json ev = Parse(buf.substr(0, nl));
           buf.erase(0, nl + 1);
           if (!ev.is_object()) continue;
-          std::string type = Str(ev, "type");
+          std::string type = api::StringField(ev, "type");
           const json& obj = ev.contains("object") ? ev["object"] : json();
           if (type == "ERROR") {
             relist = true;  // 410 Gone and the like: read the list again
             return false;
           }
-          std::string uid =
-              obj.is_object() && obj.contains("metadata") ? Str(obj["metadata"], "uid") : "";
+          std::string uid = obj.is_object() && obj.contains("metadata")
+                                ? api::StringField(obj["metadata"], "uid")
+                                : "";
           if (uid.empty()) continue;
           if (type == "DELETED") {
             pods.erase(uid);
@@ -426,9 +424,9 @@ struct Agent::Impl {
       if (got->status != 200) return false;
       json cur = Parse(got->body);
       if (!cur.is_object() || !cur.contains("metadata")) return false;
-      std::string phase = cur.contains("status") ? Str(cur["status"], "phase") : "";
-      if (Str(cur["metadata"], "uid") != rep.uid ||
-          (cur.contains("spec") ? Str(cur["spec"], "nodeName") : "") != o.name ||
+      std::string phase = cur.contains("status") ? api::StringField(cur["status"], "phase") : "";
+      if (api::StringField(cur["metadata"], "uid") != rep.uid ||
+          (cur.contains("spec") ? api::StringField(cur["spec"], "nodeName") : "") != o.name ||
           phase == "Failed" || phase == "Succeeded")
         return true;  // another pod by that name, moved, or given up on: not ours to report
       json st =
@@ -442,9 +440,9 @@ struct Agent::Impl {
       for (const auto& mine : rep.status["conditions"]) {
         bool replaced = false;
         for (auto& theirs : conditions) {
-          if (Str(theirs, "type") == Str(mine, "type")) {
-            std::string when = Str(theirs, "lastTransitionTime");
-            bool same = Str(theirs, "status") == Str(mine, "status");
+          if (api::StringField(theirs, "type") == api::StringField(mine, "type")) {
+            std::string when = api::StringField(theirs, "lastTransitionTime");
+            bool same = api::StringField(theirs, "status") == api::StringField(mine, "status");
             theirs = mine;
             theirs["lastTransitionTime"] = same && !when.empty() ? when : WallClockRfc3339();
             replaced = true;

@@ -52,13 +52,6 @@ std::string OwnGroup(const std::string& controller) {
   return "";
 }
 
-std::string Sanitize(const std::string& id) {
-  std::string out;
-  for (char c : id)
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
-  return out;
-}
-
 // Makes `dir` (one level) and checks that a memory limit can be written there.
 Status TryBase(const std::string& dir, bool v2) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
@@ -76,9 +69,16 @@ Status TryBase(const std::string& dir, bool v2) {
 
 }  // namespace
 
+std::string FileSafe(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+  return out;
+}
+
 Result<MemoryCgroups> MemoryCgroups::Detect(const std::string& node_name) {
   MemoryCgroups g;
-  std::string leaf = "tug-" + Sanitize(node_name);
+  std::string leaf = "tug-" + FileSafe(node_name);
   if (Exists("/sys/fs/cgroup/cgroup.controllers")) {
     std::string controllers = ReadFile("/sys/fs/cgroup/cgroup.controllers");
     if (controllers.find("memory") == std::string::npos)
@@ -105,7 +105,7 @@ Result<MemoryCgroups> MemoryCgroups::Detect(const std::string& node_name) {
 
 Result<std::string> MemoryCgroups::Create(const std::string& container_id, int64_t limit_bytes,
                                           int64_t request_bytes) const {
-  std::string dir = base_ + "/" + Sanitize(container_id);
+  std::string dir = base_ + "/" + FileSafe(container_id);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
     return Status::Error("cannot create cgroup " + dir + ": " + store::Errno());
   if (limit_bytes > 0) {

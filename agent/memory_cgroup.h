@@ -14,6 +14,9 @@
 
 namespace tug::agent {
 
+// `s` as one file name: letters, digits, '-' and '.' kept, anything else '_'.
+std::string FileSafe(const std::string& s);
+
 class MemoryCgroups {
  public:
   // Finds a place for this node's groups, or an error saying why limits cannot be enforced.

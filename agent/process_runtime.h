@@ -38,6 +38,9 @@ class ProcessRuntime : public Runtime {
   std::string no_cgroup_reason_;
 };
 
+// The PATH a container gets unless its env sets one.
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 // posix_spawn (vfork and exec: no copy of the agent's memory) of `exe` with `argv` and `env`,
 // /dev/null as stdin, stdout and stderr, none of the agent's other descriptors, and every
 // signal disposition back to default. Optionally in a new session (so a new process group)

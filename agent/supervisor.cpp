@@ -11,6 +11,9 @@
 #include <filesystem>
 
 #include "agent/log_file.h"
+#include "agent/memory_cgroup.h"
+#include "agent/process_runtime.h"
+#include "api/validation.h"
 #include "api/workload.h"
 #include "raftstore/file_util.h"
 
@@ -21,12 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string Str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
 // Readers that never throw: state files and pods are outside input.
 int IntOr(const json& j, const char* key, int dflt) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int>() : dflt;
@@ -34,13 +31,6 @@ int IntOr(const json& j, const char* key, int dflt) {
 
 bool BoolOr(const json& j, const char* key, bool dflt) {
   return j.is_object() && j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt;
-}
-
-std::string Sanitize(const std::string& s) {
-  std::string out;
-  for (char c : s)
-    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
-  return out;
 }
 
 // PORT_<NAME>: upper case, with '-' (and anything else not allowed in a name) as '_'.
@@ -210,10 +200,10 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
   auto p = std::make_unique<Pod>();
   p->pod = pod;
   const json& md = pod.contains("metadata") ? pod["metadata"] : json();
-  p->uid = Str(md, "uid");
-  p->ns = Str(md, "namespace").empty() ? "default" : Str(md, "namespace");
-  p->name = Str(md, "name");
-  p->dir = o_.pods_dir + "/" + Sanitize(p->ns) + "_" + Sanitize(p->name) + "_" + Sanitize(p->uid);
+  p->uid = api::StringField(md, "uid");
+  p->ns = api::StringField(md, "namespace").empty() ? "default" : api::StringField(md, "namespace");
+  p->name = api::StringField(md, "name");
+  p->dir = o_.pods_dir + "/" + FileSafe(p->ns) + "_" + FileSafe(p->name) + "_" + FileSafe(p->uid);
   p->start_time = WallClockRfc3339();
   std::vector<std::string> errors;
   const json& spec_json = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : json();
@@ -227,7 +217,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
   for (auto& cs : spec.containers) {
     Container c;
     c.spec = cs;
-    std::string cdir = p->dir + "/" + Sanitize(cs.name);
+    std::string cdir = p->dir + "/" + FileSafe(cs.name);
     fs::create_directories(cdir + "/work", ec);
     c.launch.id = p->ns + "/" + p->name + "/" + cs.name;
     c.launch.image = cs.image;
@@ -240,7 +230,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
       PortBinding b{port.name, port.container_port, port.host_port, port.protocol};
       // An agent restarted while the pod runs keeps the ports the container already has.
       for (const auto& sc : saved) {
-        if (!sc.is_object() || Str(sc, "name") != cs.name || !sc.contains("ports") ||
+        if (!sc.is_object() || api::StringField(sc, "name") != cs.name || !sc.contains("ports") ||
             !sc["ports"].is_array())
           continue;
         for (const auto& sb : sc["ports"]) {
@@ -357,11 +347,11 @@ void Supervisor::Recover(int64_t now) {
       p->start_time = sv.state["startTime"].get<std::string>();
     for (auto& c : p->containers) {
       for (const auto& sc : sv.containers) {
-        if (!sc.is_object() || Str(sc, "name") != c.spec.name) continue;
+        if (!sc.is_object() || api::StringField(sc, "name") != c.spec.name) continue;
         c.restarts = IntOr(sc, "restarts", 0);
         c.backoff_step = IntOr(sc, "backoffStep", 0);
         c.ever_started = BoolOr(sc, "everStarted", false);
-        c.started_at = Str(sc, "startedAt");
+        c.started_at = api::StringField(sc, "startedAt");
         c.done = BoolOr(sc, "done", false);
         if (sc.contains("terminated") && sc["terminated"].is_object())
           c.terminated = sc["terminated"];
@@ -393,10 +383,10 @@ void Supervisor::SetAssigned(const std::vector<json>& pods, int64_t now) {
   std::set<std::string> seen;
   for (const auto& pod : pods) {
     if (!pod.is_object() || !pod.contains("metadata") || !pod["metadata"].is_object()) continue;
-    std::string uid = Str(pod["metadata"], "uid");
+    std::string uid = api::StringField(pod["metadata"], "uid");
     if (uid.empty()) continue;
     seen.insert(uid);
-    std::string phase = pod.contains("status") ? Str(pod["status"], "phase") : "";
+    std::string phase = pod.contains("status") ? api::StringField(pod["status"], "phase") : "";
     bool terminal = phase == "Succeeded" || phase == "Failed";
     auto it = pods_.find(uid);
     if (it == pods_.end()) {

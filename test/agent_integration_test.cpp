@@ -20,6 +20,8 @@ using tug::api::HttpClient;
 using tug::api::RequestOptions;
 using tug::testing::AgentFleet;
 using tug::testing::ClusterOptions;
+using tug::testing::GetJson;
+using tug::testing::SendJson;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
 using namespace std::chrono_literals;
@@ -29,28 +31,12 @@ namespace {
 const std::string kDeployments = "/apis/apps/v1/namespaces/default/deployments";
 const std::string kPods = "/api/v1/namespaces/default/pods";
 
-json Get(HttpClient& c, const std::string& path) {
-  RequestOptions o;
-  o.timeout = 5s;
-  auto r = c.Get(path, o);
-  if (!r.ok() || r->status != 200) return json();
-  return json::parse(r->body, nullptr, false);
-}
-
 std::string GetText(HttpClient& c, const std::string& path, int* status = nullptr) {
   RequestOptions o;
   o.timeout = 10s;
   auto r = c.Get(path, o);
   if (status) *status = r.ok() ? r->status : 0;
   return r.ok() ? r->body : "";
-}
-
-int Send(HttpClient& c, const std::string& method, const std::string& path, const json& body) {
-  RequestOptions o;
-  o.timeout = 5s;
-  o.idempotent = method != "POST";
-  auto r = c.Do(method, path, body.is_null() ? "" : body.dump(), o);
-  return r.ok() ? r->status : 0;
 }
 
 json WebDeployment(int replicas) {
@@ -74,7 +60,7 @@ json WebDeployment(int replicas) {
 // Running and Ready pods of app=web, by node.
 std::map<std::string, std::vector<json>> ReadyByNode(HttpClient& c) {
   std::map<std::string, std::vector<json>> out;
-  json pods = Get(c, kPods + "?labelSelector=app%3Dweb");
+  json pods = GetJson(c, kPods + "?labelSelector=app%3Dweb");
   if (!pods.is_object()) return out;
   for (const auto& p : pods["items"]) {
     if (p["status"].value("phase", "") != "Running") continue;
@@ -110,25 +96,25 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   INFO(agents.Logs());
   REQUIRE(WaitFor(
       [&] {
-        json nodes = Get(api, "/api/v1/nodes");
+        json nodes = GetJson(api, "/api/v1/nodes");
         return nodes.is_object() && nodes["items"].size() == 2;
       },
       30s));
-  json node = Get(api, "/api/v1/nodes/node-a");
+  json node = GetJson(api, "/api/v1/nodes/node-a");
   CHECK(node["status"]["daemonEndpoints"]["agentAddr"].get<std::string>().rfind("127.0.0.1:", 0) ==
         0);
   CHECK(node["status"]["capacity"].contains("cpu"));
   CHECK(node["metadata"]["labels"]["kubernetes.io/hostname"] == "node-a");
 
   // Four replicas, two per node, Running and Ready, each with its own host port.
-  REQUIRE(Send(api, "POST", kDeployments, WebDeployment(4)) == 201);
+  REQUIRE(SendJson(api, "POST", kDeployments, WebDeployment(4)) == 201);
   bool spread = WaitFor(
       [&] {
         auto by = ReadyByNode(api);
         return by["node-a"].size() == 2 && by["node-b"].size() == 2;
       },
       60s);
-  if (!spread) FAIL("pods: " << Get(api, kPods).dump() << "\n" << agents.Logs());
+  if (!spread) FAIL("pods: " << GetJson(api, kPods).dump() << "\n" << agents.Logs());
   auto by = ReadyByNode(api);
   std::set<int> host_ports;
   for (const auto& [n, pods] : by) {
@@ -185,12 +171,12 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   REQUIRE(::kill(pids[victim_key], SIGKILL) == 0);
   REQUIRE(WaitFor(
       [&] {
-        json p = Get(api, kPods + "/" + name);
+        json p = GetJson(api, kPods + "/" + name);
         return p.is_object() && p["status"]["containerStatuses"][0]["restartCount"] == 1 &&
                p["status"]["containerStatuses"][0]["state"].contains("running");
       },
       20s));
-  json restarted = Get(api, kPods + "/" + name);
+  json restarted = GetJson(api, kPods + "/" + name);
   CHECK(restarted["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137);
   CHECK(restarted["status"]["containerStatuses"][0]["ports"][0]["hostPort"] == port);
 
@@ -208,7 +194,7 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   std::this_thread::sleep_for(2s);  // time in which a wrong agent would have started copies
   CHECK(agents.ContainerPids("node-a") == before);
   CHECK(ReadyByNode(api)["node-a"].size() == 2);
-  CHECK(Get(api, kPods + "/" + name)["status"]["containerStatuses"][0]["restartCount"] == 1);
+  CHECK(GetJson(api, kPods + "/" + name)["status"]["containerStatuses"][0]["restartCount"] == 1);
 
   // node-b's agent dies (its containers go on, as on a machine cut off from the network):
   // after the grace period its pods are replaced on node-a.
@@ -221,7 +207,7 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
         return now["node-a"].size() == 4 && now.count("node-b") == 0;
       },
       60s);
-  if (!moved) FAIL("pods: " << Get(api, kPods).dump() << "\n" << agents.Logs());
+  if (!moved) FAIL("pods: " << GetJson(api, kPods).dump() << "\n" << agents.Logs());
   for (const auto& [key, pid] : b_containers)
     CHECK(::kill(pid, 0) == 0);  // still running: nobody told them otherwise
 
@@ -248,7 +234,7 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
   CHECK(agents.ContainerPids("node-a") == running_a);
 
   // Deleting the deployment stops everything.
-  REQUIRE(Send(api, "DELETE", kDeployments + "/web", nullptr) == 200);
+  REQUIRE(SendJson(api, "DELETE", kDeployments + "/web", nullptr) == 200);
   REQUIRE(WaitFor(
       [&] {
         return agents.ContainerPids("node-a").empty() && agents.ContainerPids("node-b").empty();
@@ -266,7 +252,7 @@ TEST_CASE("a pod whose image no runtime can run fails with the reason, without a
   agents.Start("node-a", {"--heartbeat-ms", "200"});
   REQUIRE(WaitFor(
       [&] {
-        json nodes = Get(api, "/api/v1/nodes");
+        json nodes = GetJson(api, "/api/v1/nodes");
         return nodes.is_object() && nodes["items"].size() == 1;
       },
       30s));
@@ -274,11 +260,11 @@ TEST_CASE("a pod whose image no runtime can run fails with the reason, without a
   json db = {{"apiVersion", "apps/v1"},
              {"kind", "Deployment"},
              {"spec", {{"name", "database"}, {"replicas", 1}, {"image", "postgres:16"}}}};
-  REQUIRE(Send(api, "POST", kDeployments, db) == 201);
+  REQUIRE(SendJson(api, "POST", kDeployments, db) == 201);
   json failed;
   REQUIRE(WaitFor(
       [&] {
-        json pods = Get(api, kPods + "?labelSelector=app%3Ddatabase");
+        json pods = GetJson(api, kPods + "?labelSelector=app%3Ddatabase");
         if (!pods.is_object()) return false;
         for (const auto& p : pods["items"]) {
           if (p["status"].value("phase", "") == "Failed") failed = p;
@@ -292,7 +278,7 @@ TEST_CASE("a pod whose image no runtime can run fails with the reason, without a
   CHECK(message.find("no runtime on this node can run image") != std::string::npos);
   // Replacements back off: over 4 s, a handful of pods, not hundreds.
   std::this_thread::sleep_for(4s);
-  json events = Get(api, "/api/v1/namespaces/default/events");
+  json events = GetJson(api, "/api/v1/namespaces/default/events");
   int creates = 0;
   for (const auto& e : events["items"]) {
     if (e["reason"] == "SuccessfulCreate") ++creates;
@@ -301,7 +287,7 @@ TEST_CASE("a pod whose image no runtime can run fails with the reason, without a
   CHECK(creates >= 2);
   CHECK(creates <= 5);
   // The failed pod is there to be read while its replacement waits.
-  json pods = Get(api, kPods + "?labelSelector=app%3Ddatabase");
+  json pods = GetJson(api, kPods + "?labelSelector=app%3Ddatabase");
   bool any_failed = false;
   for (const auto& p : pods["items"])
     any_failed = any_failed || p["status"].value("phase", "") == "Failed";

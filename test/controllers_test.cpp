@@ -14,8 +14,9 @@
 using namespace std::chrono_literals;
 using nlohmann::json;
 using tug::api::HttpClient;
-using tug::api::RequestOptions;
 using tug::testing::ClusterOptions;
+using tug::testing::GetJson;
+using tug::testing::SendJson;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
 
@@ -23,24 +24,6 @@ namespace {
 
 const std::string kDeployments = "/apis/apps/v1/namespaces/default/deployments";
 const std::string kPods = "/api/v1/namespaces/default/pods";
-
-json Get(HttpClient& c, const std::string& path) {
-  RequestOptions o;
-  o.timeout = 5s;
-  auto r = c.Get(path, o);
-  if (!r.ok() || r->status != 200) return json();
-  return json::parse(r->body, nullptr, false);
-}
-
-int Send(HttpClient& c, const std::string& method, const std::string& path, const json& body,
-         const std::string& type = "application/json") {
-  RequestOptions o;
-  o.timeout = 5s;
-  o.content_type = type;
-  o.idempotent = method != "POST";
-  auto r = c.Do(method, path, body.is_null() ? "" : body.dump(), o);
-  return r.ok() ? r->status : 0;
-}
 
 // A worker that does what tug-agent will: registers, heartbeats, and reports the pods bound to
 // it as Running and Ready. Stops (goes silent) when told.
@@ -70,13 +53,13 @@ class FakeAgent {
                   {{"capacity", {{"cpu", cpu_}, {"memory", "8Gi"}}},
                    {"addresses", {{{"type", "InternalIP"}, {"address", "127.0.0.1"}}}},
                    {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}};
-    while (!stop_ && Send(c, "POST", "/api/v1/nodes", node) != 201) {
-      if (Send(c, "GET", "/api/v1/nodes/" + name_, nullptr) == 200) break;  // restarted
+    while (!stop_ && SendJson(c, "POST", "/api/v1/nodes", node) != 201) {
+      if (SendJson(c, "GET", "/api/v1/nodes/" + name_, nullptr) == 200) break;  // restarted
       std::this_thread::sleep_for(100ms);
     }
     while (!stop_) {
-      Send(c, "POST", "/api/v1/nodes/" + name_ + "/heartbeat", json::object());
-      json pods = Get(c, kPods + "?fieldSelector=spec.nodeName%3D" + name_);
+      SendJson(c, "POST", "/api/v1/nodes/" + name_ + "/heartbeat", json::object());
+      json pods = GetJson(c, kPods + "?fieldSelector=spec.nodeName%3D" + name_);
       if (pods.is_object()) {
         for (auto p : pods["items"]) {
           std::string phase = p["status"].value("phase", "");
@@ -84,7 +67,7 @@ class FakeAgent {
           p["status"]["phase"] = "Running";
           p["status"]["hostIP"] = "127.0.0.1";
           p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}}};
-          Send(c, "PUT", kPods + "/" + p["metadata"]["name"].get<std::string>() + "/status", p);
+          SendJson(c, "PUT", kPods + "/" + p["metadata"]["name"].get<std::string>() + "/status", p);
         }
       }
       std::this_thread::sleep_for(200ms);
@@ -116,7 +99,7 @@ json Deployment(const std::string& name, int replicas, const std::string& cpu = 
 // Live pods of `app` by node ("" for unscheduled), counting only Running ones if asked.
 std::map<std::string, int> PodsByNode(HttpClient& c, const std::string& app, bool running_only) {
   std::map<std::string, int> out;
-  json pods = Get(c, kPods + "?labelSelector=app%3D" + app);
+  json pods = GetJson(c, kPods + "?labelSelector=app%3D" + app);
   if (!pods.is_object()) return out;
   for (const auto& p : pods["items"]) {
     std::string phase = p["status"].value("phase", "");
@@ -135,7 +118,7 @@ int Total(const std::map<std::string, int>& m) {
 }
 
 bool HasEvent(HttpClient& c, const std::string& reason, const std::string& name_part) {
-  json evs = Get(c, "/api/v1/events?fieldSelector=reason%3D" + reason);
+  json evs = GetJson(c, "/api/v1/events?fieldSelector=reason%3D" + reason);
   if (!evs.is_object()) return false;
   for (const auto& e : evs["items"]) {
     if (e["involvedObject"].value("name", "").find(name_part) != std::string::npos ||
@@ -159,9 +142,9 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   a.Start();
   b.Start();
   z.Start();
-  REQUIRE(WaitFor([&] { return Get(api, "/api/v1/nodes")["items"].size() == 3; }, 20s));
+  REQUIRE(WaitFor([&] { return GetJson(api, "/api/v1/nodes")["items"].size() == 3; }, 20s));
 
-  REQUIRE(Send(api, "POST", kDeployments, Deployment("web", 6)) == 201);
+  REQUIRE(SendJson(api, "POST", kDeployments, Deployment("web", 6)) == 201);
   // Six replicas Running, spread two per node, and the status says so.
   if (!WaitFor(
           [&] {
@@ -169,19 +152,20 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
                    Total(PodsByNode(api, "web", true)) == 6;
           },
           30s)) {
-    FAIL("pods: " << Get(api, kPods).dump() << "\nnodes: " << Get(api, "/api/v1/nodes").dump());
+    FAIL("pods: " << GetJson(api, kPods).dump()
+                  << "\nnodes: " << GetJson(api, "/api/v1/nodes").dump());
   }
   CHECK(PodsByNode(api, "web", true) ==
         std::map<std::string, int>{{"node-a", 2}, {"node-b", 2}, {"node-z", 2}});
   REQUIRE(WaitFor(
       [&] {
-        json d = Get(api, kDeployments + "/web");
+        json d = GetJson(api, kDeployments + "/web");
         return d.is_object() && d["status"].value("readyReplicas", 0) == 6 &&
                d["status"].value("replicas", 0) == 6 &&
                d["status"].value("observedGeneration", 0) == 1;
       },
       20s));
-  json pod = Get(api, kPods + "?labelSelector=app%3Dweb")["items"][0];
+  json pod = GetJson(api, kPods + "?labelSelector=app%3Dweb")["items"][0];
   std::string pod_name = pod["metadata"]["name"];
   CHECK(pod_name.rfind(
             "web-" + pod["metadata"]["labels"]["pod-template-hash"].get<std::string>() + "-", 0) ==
@@ -204,24 +188,24 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   INFO("replaced after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                          << " ms");
   CHECK(took < 2000ms + 10s);
-  json z_node = Get(api, "/api/v1/nodes/node-z");
+  json z_node = GetJson(api, "/api/v1/nodes/node-z");
   bool ready = true;
   for (const auto& cond : z_node["status"]["conditions"]) {
     if (cond["type"] == "Ready") ready = cond["status"] == "True";
   }
   CHECK_FALSE(ready);
   CHECK(HasEvent(api, "NodeNotReady", "node-z"));
-  json lost = Get(api, kPods + "?fieldSelector=status.phase%3DFailed");
+  json lost = GetJson(api, kPods + "?fieldSelector=status.phase%3DFailed");
   // The lost pods were failed with NodeLost (and then removed by their deployment).
-  CHECK(Get(api, kPods + "?fieldSelector=spec.nodeName%3Dnode-z")["items"].size() == 0);
+  CHECK(GetJson(api, kPods + "?fieldSelector=spec.nodeName%3Dnode-z")["items"].size() == 0);
 
   // Scale down: the controller deletes down to the new count; status follows.
-  REQUIRE(Send(api, "PATCH", kDeployments + "/web/scale", json{{"spec", {{"replicas", 2}}}},
-               "application/merge-patch+json") == 200);
+  REQUIRE(SendJson(api, "PATCH", kDeployments + "/web/scale", json{{"spec", {{"replicas", 2}}}},
+                   "application/merge-patch+json") == 200);
   REQUIRE(WaitFor([&] { return Total(PodsByNode(api, "web", false)) == 2; }, 20s));
   REQUIRE(WaitFor(
       [&] {
-        json d = Get(api, kDeployments + "/web");
+        json d = GetJson(api, kDeployments + "/web");
         return d["status"].value("replicas", -1) == 2 &&
                d["status"].value("observedGeneration", 0) == 2;
       },
@@ -231,7 +215,7 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   z.Start();
   REQUIRE(WaitFor(
       [&] {
-        json n = Get(api, "/api/v1/nodes/node-z");
+        json n = GetJson(api, "/api/v1/nodes/node-z");
         for (const auto& cond : n["status"]["conditions"]) {
           if (cond["type"] == "Ready") return cond["status"] == "True";
         }
@@ -241,7 +225,7 @@ TEST_CASE("a deployment's replicas are placed on healthy nodes and replaced when
   CHECK(PodsByNode(api, "web", false).count("node-z") == 0);
 
   // Deleting the deployment deletes its pods.
-  REQUIRE(Send(api, "DELETE", kDeployments + "/web", nullptr) == 200);
+  REQUIRE(SendJson(api, "DELETE", kDeployments + "/web", nullptr) == 200);
   REQUIRE(WaitFor([&] { return Total(PodsByNode(api, "web", false)) == 0; }, 20s));
 }
 
@@ -254,12 +238,12 @@ TEST_CASE("a pod that fits nowhere stays Pending and says why, node by node",
   FakeAgent a(c, "node-a", "1"), b(c, "node-b", "1");
   a.Start();
   b.Start();
-  REQUIRE(WaitFor([&] { return Get(api, "/api/v1/nodes")["items"].size() == 2; }, 20s));
-  REQUIRE(Send(api, "POST", kDeployments, Deployment("huge", 1, "3")) == 201);
+  REQUIRE(WaitFor([&] { return GetJson(api, "/api/v1/nodes")["items"].size() == 2; }, 20s));
+  REQUIRE(SendJson(api, "POST", kDeployments, Deployment("huge", 1, "3")) == 201);
   std::string message;
   REQUIRE(WaitFor(
       [&] {
-        json pods = Get(api, kPods + "?labelSelector=app%3Dhuge");
+        json pods = GetJson(api, kPods + "?labelSelector=app%3Dhuge");
         if (!pods.is_object() || pods["items"].empty()) return false;
         for (const auto& cond : pods["items"][0]["status"].value("conditions", json::array())) {
           if (cond["type"] == "PodScheduled" && cond["status"] == "False") {
@@ -272,7 +256,7 @@ TEST_CASE("a pod that fits nowhere stays Pending and says why, node by node",
       20s));
   CHECK(message == "0/2 nodes are available: 2 Insufficient cpu.");
   CHECK(HasEvent(api, "FailedScheduling", "huge"));
-  json pod = Get(api, kPods + "?labelSelector=app%3Dhuge")["items"][0];
+  json pod = GetJson(api, kPods + "?labelSelector=app%3Dhuge")["items"][0];
   CHECK(pod["status"]["phase"] == "Pending");
   CHECK(pod["spec"].value("nodeName", "") == "");
 
@@ -294,21 +278,21 @@ TEST_CASE("a new leader takes over the controllers and gives every node a fresh 
   FakeAgent a(c, "node-a"), b(c, "node-b");
   a.Start();
   b.Start();
-  REQUIRE(WaitFor([&] { return Get(api, "/api/v1/nodes")["items"].size() == 2; }, 20s));
-  REQUIRE(Send(api, "POST", kDeployments, Deployment("web", 4)) == 201);
+  REQUIRE(WaitFor([&] { return GetJson(api, "/api/v1/nodes")["items"].size() == 2; }, 20s));
+  REQUIRE(SendJson(api, "POST", kDeployments, Deployment("web", 4)) == 201);
   REQUIRE(WaitFor([&] { return Total(PodsByNode(api, "web", true)) == 4; }, 30s));
 
   c.Kill(leader);
   REQUIRE(c.WaitLeader() >= 0);
   // The new leader scales as asked, and does not declare the healthy nodes dead.
-  REQUIRE(Send(api, "PATCH", kDeployments + "/web", json{{"spec", {{"replicas", 6}}}},
-               "application/merge-patch+json") == 200);
+  REQUIRE(SendJson(api, "PATCH", kDeployments + "/web", json{{"spec", {{"replicas", 6}}}},
+                   "application/merge-patch+json") == 200);
   REQUIRE(WaitFor([&] { return Total(PodsByNode(api, "web", true)) == 6; }, 30s));
   for (const std::string n : {"node-a", "node-b"}) {
-    json node = Get(api, "/api/v1/nodes/" + n);
+    json node = GetJson(api, "/api/v1/nodes/" + n);
     for (const auto& cond : node["status"]["conditions"]) {
       if (cond["type"] == "Ready") CHECK(cond["status"] == "True");
     }
   }
-  CHECK(Get(api, kPods + "?fieldSelector=status.phase%3DFailed")["items"].empty());
+  CHECK(GetJson(api, kPods + "?fieldSelector=status.phase%3DFailed")["items"].empty());
 }

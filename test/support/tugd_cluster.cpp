@@ -48,6 +48,24 @@ std::string UnB64(const std::string& in) {
 // A port free now, below the kernel's ephemeral range (32768 and up by default): a port the
 // kernel picked for us could be handed to some client's outgoing connection before the member
 // binds it, and the member would fail to start.
+nlohmann::json GetJson(api::HttpClient& c, const std::string& path) {
+  api::RequestOptions o;
+  o.timeout = std::chrono::seconds(5);
+  auto r = c.Get(path, o);
+  if (!r.ok() || r->status != 200) return nlohmann::json();
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+int SendJson(api::HttpClient& c, const std::string& method, const std::string& path,
+             const nlohmann::json& body, const std::string& content_type) {
+  api::RequestOptions o;
+  o.timeout = std::chrono::seconds(5);
+  o.content_type = content_type;
+  o.idempotent = method != "POST";
+  auto r = c.Do(method, path, body.is_null() ? "" : body.dump(), o);
+  return r.ok() ? r->status : 0;
+}
+
 pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "api/http_client.h"
 
 namespace tug::testing {
@@ -79,6 +81,12 @@ class TugdCluster {
 
 // Starts args[0] with args, stdout and stderr appended to `log`; returns its PID.
 pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log);
+
+// GET `path`: the body as JSON, or null without a 200 answer within 5 s.
+nlohmann::json GetJson(api::HttpClient& c, const std::string& path);
+// A request with a JSON body (null: none); the HTTP status, or 0 without an answer in 5 s.
+int SendJson(api::HttpClient& c, const std::string& method, const std::string& path,
+             const nlohmann::json& body, const std::string& content_type = "application/json");
 
 // A port free now on 127.0.0.1, below the ephemeral range.
 int FreePort();
