@@ -19,6 +19,7 @@
 #include "agent/supervisor.h"
 #include "api/http_client.h"
 #include "api/quantity.h"
+#include "api/timestamp.h"
 #include "api/validation.h"
 
 namespace tug::agent {
@@ -247,8 +248,8 @@ struct Agent::Impl {
                  {"status", "True"},
                  {"reason", "KubeletReady"},
                  {"message", "tug-agent is posting ready status"},
-                 {"lastHeartbeatTime", WallClockRfc3339()},
-                 {"lastTransitionTime", WallClockRfc3339()}}}}}}};
+                 {"lastHeartbeatTime", api::NowRfc3339()},
+                 {"lastTransitionTime", api::NowRfc3339()}}}}}}};
   }
 
   // Creates the Node, or brings an existing one (an earlier run's) up to date: our labels
@@ -444,13 +445,13 @@ struct Agent::Impl {
             std::string when = api::StringField(theirs, "lastTransitionTime");
             bool same = api::StringField(theirs, "status") == api::StringField(mine, "status");
             theirs = mine;
-            theirs["lastTransitionTime"] = same && !when.empty() ? when : WallClockRfc3339();
+            theirs["lastTransitionTime"] = same && !when.empty() ? when : api::NowRfc3339();
             replaced = true;
           }
         }
         if (!replaced) {
           json c2 = mine;
-          c2["lastTransitionTime"] = WallClockRfc3339();
+          c2["lastTransitionTime"] = api::NowRfc3339();
           conditions.push_back(c2);
         }
       }
@@ -475,7 +476,7 @@ struct Agent::Impl {
                   static_cast<unsigned long long>(
                       std::chrono::system_clock::now().time_since_epoch().count() & 0xffffffffff),
                   static_cast<unsigned long long>(seq++ & 0xffff));
-    std::string now = WallClockRfc3339();
+    std::string now = api::NowRfc3339();
     json ev = {{"apiVersion", "v1"},
                {"kind", "Event"},
                {"metadata", {{"name", e.pod + "." + suffix}, {"namespace", e.ns}}},

@@ -1,5 +1,7 @@
 #include "agent/supervisor.h"
 
+#include "api/timestamp.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,15 +62,6 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
-
-std::string WallClockRfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string ExpandVars(const std::string& s, const std::map<std::string, std::string>& vars) {
   std::string out;
@@ -204,7 +197,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
   p->ns = api::StringField(md, "namespace").empty() ? "default" : api::StringField(md, "namespace");
   p->name = api::StringField(md, "name");
   p->dir = o_.pods_dir + "/" + FileSafe(p->ns) + "_" + FileSafe(p->name) + "_" + FileSafe(p->uid);
-  p->start_time = WallClockRfc3339();
+  p->start_time = api::NowRfc3339();
   std::vector<std::string> errors;
   const json& spec_json = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : json();
   api::PodSpec spec = api::ReadPodSpec(spec_json, "spec", &errors);
@@ -472,7 +465,7 @@ void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
   c.ever_started = true;
   c.running = started.value();
   c.started_ms = now;
-  c.started_at = WallClockRfc3339();
+  c.started_at = api::NowRfc3339();
   c.run = next_run_++;
   c.waiting_reason.clear();
   c.waiting_message.clear();
@@ -492,7 +485,7 @@ void Supervisor::HandleExit(Pod& p, Container& c, const ContainerExit& e, int64_
   c.ready = false;
   c.stopping = false;
   c.last_exit_code = e.exit_code;
-  json term = {{"exitCode", e.exit_code}, {"reason", e.reason}, {"finishedAt", WallClockRfc3339()}};
+  json term = {{"exitCode", e.exit_code}, {"reason", e.reason}, {"finishedAt", api::NowRfc3339()}};
   if (!e.message.empty()) term["message"] = e.message;
   if (was_running && !c.started_at.empty()) term["startedAt"] = c.started_at;
   if (c.done || !p.active()) {

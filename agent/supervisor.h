@@ -131,7 +131,4 @@ class Supervisor {
 // "$$" is a literal "$", and an unknown reference stays as written.
 std::string ExpandVars(const std::string& s, const std::map<std::string, std::string>& vars);
 
-// RFC 3339 in UTC with seconds, for status timestamps.
-std::string WallClockRfc3339();
-
 }  // namespace tug::agent

@@ -245,3 +245,97 @@ Format FormatForContentType(const std::string& content_type, bool* known) {
 }
 
 }  // namespace tug::api
+
+namespace tug::api {
+
+namespace {
+
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return true;
+  static const std::string kSafeFirst = "/._";
+  unsigned char first = static_cast<unsigned char>(s.front());
+  if (!std::isalnum(first) && kSafeFirst.find(s.front()) == std::string::npos) return true;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch < 0x20 || ch >= 0x7f) return true;
+    if (!std::isalnum(ch) && std::string(" -_./:=+@,()").find(s[i]) == std::string::npos)
+      return true;
+    if (s[i] == ':' && i + 1 < s.size() && s[i + 1] == ' ') return true;
+  }
+  // What YAML would read as null, a boolean or a number.
+  std::string lower;
+  for (char ch : s)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  static const char* kWords[] = {"null", "true", "false", "yes", "no", "on", "off", "y", "n"};
+  for (const char* w : kWords)
+    if (lower == w) return true;
+  if (std::isdigit(first) || s.front() == '.') {
+    // Numbers, octal, hex, sexagesimal, dates: quote anything number-like.
+    bool numeric = true;
+    for (char ch : s)
+      if (!std::isxdigit(static_cast<unsigned char>(ch)) &&
+          std::string("._:-+xXoOT").find(ch) == std::string::npos && ch != 'Z')
+        numeric = false;
+    if (numeric) return true;
+  }
+  return false;
+}
+
+std::string Scalar(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    // A JSON string is a valid YAML double-quoted scalar.
+    return NeedsQuotes(s) ? v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : s;
+  }
+  if (v.is_object()) return "{}";
+  if (v.is_array()) return "[]";
+  return v.dump();
+}
+
+bool IsBlock(const nlohmann::json& v) {
+  return (v.is_object() || v.is_array()) && !v.empty();
+}
+
+// Writes a non-empty object or array, each line starting at `indent`.
+void Block(const nlohmann::json& v, size_t indent, std::string& out) {
+  std::string pad(indent, ' ');
+  // A block inside a list item: its first line's indent becomes the "- ".
+  auto item = [&](const nlohmann::json& inner) {
+    std::string nested;
+    Block(inner, indent + 2, nested);
+    out += pad + "- " + nested.substr(indent + 2);
+  };
+  if (v.is_object()) {
+    for (const auto& [k, val] : v.items()) {
+      out += pad + Scalar(nlohmann::json(k)) + ":";
+      if (val.is_object() && !val.empty()) {
+        out += "\n";
+        Block(val, indent + 2, out);
+      } else if (val.is_array() && !val.empty()) {
+        out += "\n";
+        Block(val, indent, out);
+      } else {
+        out += " " + Scalar(val) + "\n";
+      }
+    }
+  } else {
+    for (const auto& val : v) {
+      if (IsBlock(val)) {
+        item(val);
+      } else {
+        out += pad + "- " + Scalar(val) + "\n";
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string ToYaml(const nlohmann::json& v) {
+  if (!IsBlock(v)) return Scalar(v) + "\n";
+  std::string out;
+  Block(v, 0, out);
+  return out;
+}
+
+}  // namespace tug::api

@@ -36,6 +36,11 @@ Result<std::vector<nlohmann::json>> ParseDocuments(const std::string& text,
 Result<nlohmann::json> ParseDocument(const std::string& text, const std::string& source,
                                      Format format = Format::kAuto);
 
+// `v` as block-style YAML the way `kubectl get -o yaml` prints it: keys sorted, two-space
+// indents, list items at their key's indent, strings quoted (JSON-style) only where a plain
+// scalar would read back as something else. ParseDocument(ToYaml(v)) == v.
+std::string ToYaml(const nlohmann::json& v);
+
 // The format a Content-Type header announces (kAuto for an absent one); nullopt-like
 // kAuto is also returned for unknown types, which callers reject with 415 themselves.
 Format FormatForContentType(const std::string& content_type, bool* known);

@@ -143,6 +143,8 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
   std::vector<std::string> errors;
   std::chrono::milliseconds backoff(50);
   size_t tried_in_round = 0;
+  bool round_unreachable = true;  // no server in this round could be connected to
+  int unreachable_rounds = 0;
   for (;;) {
     const std::string& server = servers_[current_];
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
@@ -160,6 +162,7 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
     HttpResult res;
     std::string err;
     Outcome out = Attempt(*conns_[current_], server, req, deadline, &res, &err);
+    if (out != Outcome::kNotSent) round_unreachable = false;
     if (out == Outcome::kOk && !(res.status == 503 && o.idempotent)) return res;
     if (out == Outcome::kOk) err = server + ": 503 " + res.body.substr(0, 200);
     errors.push_back(err);
@@ -170,6 +173,15 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
     current_ = (current_ + 1) % servers_.size();
     if (++tried_in_round >= servers_.size()) {
       tried_in_round = 0;
+      if (round_unreachable && o.max_unreachable_rounds > 0 &&
+          ++unreachable_rounds >= o.max_unreachable_rounds) {
+        std::string tried;
+        for (size_t i = 0; i < servers_.size(); ++i)
+          tried += (i ? ", " : "") + servers_[i];
+        return Status::Unavailable("cannot reach any server (tried " + tried +
+                                   "); last error: " + errors.back());
+      }
+      round_unreachable = true;
       if (Clock::now() + backoff >= deadline) break;
       std::this_thread::sleep_for(backoff);  // every server failed: back off before the next round
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));

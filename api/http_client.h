@@ -34,6 +34,10 @@ struct RequestOptions {
   bool idempotent = false;                   // retry even when it may have been received
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
+  // Give up after this many rounds in which no server could even be connected to (0: keep
+  // trying until the timeout). A CLI uses it to report a cluster that is down at once, while
+  // still riding out a 503 from a member that is between leaders.
+  int max_unreachable_rounds = 0;
 };
 
 class HttpClient {

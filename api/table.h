@@ -9,6 +9,12 @@
 
 namespace tug::api {
 
+// Aligns text the way Go's text/tabwriter does (space padding, no flags), which kubectl uses
+// for tables and `describe`: a cell ends at a '\t'; the cells of one column are aligned over a
+// block of consecutive lines that all have that column, each as wide as the block's widest
+// cell plus `padding`, and at least `minwidth`. The last cell of a line is not padded.
+std::string TabWrite(const std::string& text, size_t minwidth, size_t padding);
+
 // The rows under the headers, one line each (ending in '\n'). Rows shorter than the headers
 // are padded with empty cells.
 std::string FormatTable(const std::vector<std::string>& headers,

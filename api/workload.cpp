@@ -188,29 +188,35 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
   return out;
 }
 
+bool IsShortForm(const json& obj) {
+  return obj.is_object() && obj.contains("spec") && obj["spec"].is_object() &&
+         obj["spec"].contains("image") && !obj["spec"].contains("template");
+}
+
+json ExpandShortForm(json obj) {
+  if (!IsShortForm(obj)) return obj;
+  json s = obj["spec"];
+  std::string name = Str(s, "name");
+  if (name.empty()) name = Str(obj.value("metadata", json::object()), "name");
+  json full = {{"apiVersion", "apps/v1"},
+               {"kind", "Deployment"},
+               {"metadata", obj.value("metadata", json::object())}};
+  if (!name.empty()) full["metadata"]["name"] = name;
+  // As `kubectl create deployment` does: the Deployment carries its app label too.
+  if (!full["metadata"].contains("labels") && !name.empty())
+    full["metadata"]["labels"] = {{"app", name}};
+  json container = {{"name", name.empty() ? "main" : name}, {"image", s["image"]}};
+  json tmpl = {{"metadata", {{"labels", {{"app", name}}}}},
+               {"spec", {{"containers", json::array({container})}}}};
+  full["spec"] = {{"replicas", s.contains("replicas") ? s["replicas"] : json(1)},
+                  {"template", tmpl}};
+  return full;
+}
+
 Result<json> PrepareDeployment(json obj) {
   if (!obj.is_object()) return Status::Invalid("a Deployment must be an object");
   std::vector<std::string> errors;
-  // The seed's short form: spec {name, replicas, image} means one container.
-  if (obj.contains("spec") && obj["spec"].is_object() && obj["spec"].contains("image") &&
-      !obj["spec"].contains("template")) {
-    json s = obj["spec"];
-    std::string name = Str(s, "name");
-    if (name.empty()) name = Str(obj.value("metadata", json::object()), "name");
-    json full = {{"apiVersion", "apps/v1"},
-                 {"kind", "Deployment"},
-                 {"metadata", obj.value("metadata", json::object())}};
-    if (!name.empty()) full["metadata"]["name"] = name;
-    // As `kubectl create deployment` does: the Deployment carries its app label too.
-    if (!full["metadata"].contains("labels") && !name.empty())
-      full["metadata"]["labels"] = {{"app", name}};
-    json container = {{"name", name.empty() ? "main" : name}, {"image", s["image"]}};
-    json tmpl = {{"metadata", {{"labels", {{"app", name}}}}},
-                 {"spec", {{"containers", json::array({container})}}}};
-    full["spec"] = {{"replicas", s.contains("replicas") ? s["replicas"] : json(1)},
-                    {"template", tmpl}};
-    obj = std::move(full);
-  }
+  obj = ExpandShortForm(std::move(obj));
   CheckTypeMeta(obj, "apps/v1", "Deployment", &errors);
   PrepareMetadata(obj, /*namespaced=*/true, /*subdomain_names=*/false, &errors);
   std::string name = Str(obj["metadata"], "name");

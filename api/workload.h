@@ -64,6 +64,12 @@ PodSpec ReadPodSpec(const nlohmann::json& spec, const std::string& path,
 //   than or equal to 0
 Result<nlohmann::json> PrepareDeployment(nlohmann::json obj);
 
+// Whether `obj` is the seed's short form of a Deployment (`spec: {name, replicas, image}`,
+// no template), and its full apps/v1 form (one container named after the Deployment, the
+// label app=<name>); other objects come back as they are.
+bool IsShortForm(const nlohmann::json& obj);
+nlohmann::json ExpandShortForm(nlohmann::json obj);
+
 // The same for a Pod.
 Result<nlohmann::json> PreparePod(nlohmann::json obj);
 

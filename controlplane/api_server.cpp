@@ -25,7 +25,8 @@ const std::string kHeartbeatPrefix = "/api/v1/nodes/";
 const std::string kHeartbeatSuffix = "/heartbeat";
 
 bool Public(const std::string& path) {
-  return path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/health";
+  return path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/health" ||
+         path == "/version";
 }
 
 }  // namespace
@@ -149,10 +150,19 @@ void ApiServer::Handle(HttpRequest req, Respond respond) {
   // Labels come from fixed sets whatever clients send (even without a token): a label per
   // made-up path or method would grow the metrics without bound.
   static const std::set<std::string> kMethods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
-  static const std::set<std::string> kPaths = {
-      "/healthz",           "/readyz",         "/livez",     "/health",
-      "/metrics",           "/cluster/status", "/v3/kv/put", "/v3/kv/range",
-      "/v3/kv/deleterange", "/v3/kv/txn",      "/v3/watch",  "/v3/maintenance/status"};
+  static const std::set<std::string> kPaths = {"/healthz",
+                                               "/readyz",
+                                               "/livez",
+                                               "/health",
+                                               "/metrics",
+                                               "/cluster/status",
+                                               "/version",
+                                               "/v3/kv/put",
+                                               "/v3/kv/range",
+                                               "/v3/kv/deleterange",
+                                               "/v3/kv/txn",
+                                               "/v3/watch",
+                                               "/v3/maintenance/status"};
   std::string verb = !info.verb.empty()           ? info.verb
                      : kMethods.count(req.method) ? req.method
                                                   : "OTHER";

@@ -1,5 +1,7 @@
 #include "controlplane/controllers.h"
 
+#include "api/timestamp.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -574,7 +576,7 @@ void ControllerManager::SchedulePending() {
                         {"status", "False"},
                         {"reason", "Unschedulable"},
                         {"message", u.message},
-                        {"lastTransitionTime", NowRfc3339()}});
+                        {"lastTransitionTime", api::NowRfc3339()}});
     RecordEvent(it->second, "Warning", "FailedScheduling", u.message, "scheduler");
     registry_.Update(Kind("pods"), Meta(next, "namespace"), Meta(next, "name"),
                      Registry::Part::kStatus, Guarded(next),
@@ -599,7 +601,7 @@ void ControllerManager::JudgeNodes() {
     if (!info.ready) down.insert(info.name);
     if (info.ready == alive || (!info.ready && !heard) || inflight_.count(token)) continue;
     json next = n;
-    std::string stamp = NowRfc3339();
+    std::string stamp = api::NowRfc3339();
     std::string message;
     if (info.ready) {
       message = "tug-agent stopped sending heartbeats: none for more than " +
@@ -668,7 +670,7 @@ void ControllerManager::RecordEvent(const json& involved, const std::string& typ
                                     const std::string& component) {
   std::string ns = Meta(involved, "namespace");
   if (ns.empty()) ns = "default";  // events about cluster-scoped objects
-  std::string stamp = NowRfc3339();
+  std::string stamp = api::NowRfc3339();
   json ev = {{"apiVersion", "v1"},
              {"kind", "Event"},
              {"metadata", {{"generateName", Meta(involved, "name") + "."}, {"namespace", ns}}},

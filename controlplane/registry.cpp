@@ -1,5 +1,7 @@
 #include "controlplane/registry.h"
 
+#include "api/timestamp.h"
+
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -84,15 +86,6 @@ std::string NewUid() {
                 static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
                 static_cast<unsigned>(b >> 48),
                 static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
-
-std::string NowRfc3339() {
-  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -210,7 +203,7 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
   json& m = o["metadata"];
   m.erase("resourceVersion");
   m["uid"] = NewUid();
-  m["creationTimestamp"] = NowRfc3339();
+  m["creationTimestamp"] = api::NowRfc3339();
   m.erase("deletionTimestamp");
   if (o.contains("spec")) m["generation"] = 1;
   // What the controllers own starts empty; an agent creates its Node with a status.

@@ -110,7 +110,5 @@ class Registry {
 
 // A new random UUID (version 4), for metadata.uid.
 std::string NewUid();
-// The current time as RFC 3339 in UTC, to the second ("2026-11-27T17:22:47Z").
-std::string NowRfc3339();
 
 }  // namespace tug::cp

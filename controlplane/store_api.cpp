@@ -203,6 +203,30 @@ bool HandleStoreRequest(store::RaftNode& node, store::WatchHub& watches, const H
     respond(r);
     return true;
   }
+  if (p == "/version") {
+    // Kubernetes' version.Info shape, which kubectl and tugctl read.
+    std::string v = TUG_VERSION;
+    auto dot = v.find('.');
+    auto dot2 = v.find('.', dot + 1);
+    HttpResponse r;
+    r.body = json{
+        {"major", v.substr(0, dot)},
+        {"minor", v.substr(dot + 1, dot2 - dot - 1)},
+        {"gitVersion", "v" + v},
+        {"platform",
+#if defined(__x86_64__)
+         "linux/amd64"
+#elif defined(__aarch64__)
+         "linux/arm64"
+#else
+         "linux/unknown"
+#endif
+        },
+        {"compiler",
+         "gcc"}}.dump();
+    respond(r);
+    return true;
+  }
   if (p == "/cluster/status") {
     HttpResponse r;
     r.body = ClusterStatus(node).dump();
@@ -216,7 +240,7 @@ bool HandleStoreRequest(store::RaftNode& node, store::WatchHub& watches, const H
     std::string header;
     (void)pbutil::MessageToJsonString(node.Header(), &header, o);
     json j = {{"header", json::parse(header)},
-              {"version", "tug-0.1.0"},
+              {"version", std::string("tug-") + TUG_VERSION},
               {"leader", std::to_string(s.leader)},
               {"raftTerm", std::to_string(s.term)},
               {"raftIndex", std::to_string(s.commit)},
