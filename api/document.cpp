@@ -25,7 +25,13 @@ json PlainScalar(const std::string& s) {
   if (std::regex_match(s, kNull)) return nullptr;
   if (std::regex_match(s, kBool)) return s[0] == 't' || s[0] == 'T';
   try {
-    if (std::regex_match(s, kInt)) return std::stoll(s);
+    if (std::regex_match(s, kInt)) {
+      if (s[0] != '-') {
+        unsigned long long u = std::stoull(s);
+        if (u > static_cast<unsigned long long>(INT64_MAX)) return u;
+      }
+      return std::stoll(s);
+    }
     if (std::regex_match(s, kHex)) return std::stoll(s, nullptr, 16);
     if (std::regex_match(s, kFloat)) return std::stod(s);
   } catch (...) {

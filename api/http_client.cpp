@@ -54,6 +54,9 @@ namespace {
 
 enum class Outcome { kOk, kNotSent, kMaybeSent };
 
+// The longest a connection attempt to one server may take.
+constexpr std::chrono::seconds kConnectTimeout(3);
+
 // One attempt on one server within `deadline`. kNotSent: the request surely did not reach
 // the server (it could not connect), so even a POST may be retried elsewhere.
 Outcome Attempt(HttpClient::Conn& c, const std::string& server,
@@ -75,7 +78,9 @@ Outcome Attempt(HttpClient::Conn& c, const std::string& server,
         return Outcome::kNotSent;
       }
       c.stream.emplace(c.io);
-      c.stream->expires_after(remaining());
+      // A machine that is down answers nothing: give up on it after a while and try the
+      // next server, rather than spend the whole request's time on it.
+      c.stream->expires_after(std::min<Clock::duration>(remaining(), kConnectTimeout));
       c.stream->async_connect(eps,
                               [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
       c.io.restart();
@@ -212,7 +217,7 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
     tcp::resolver resolver(io);
     auto eps = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
     if (!ec) {
-      stream.expires_at(deadline);
+      stream.expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
       stream.async_connect(eps, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
       io.run();
     }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <optional>
 
+#include "api/json_access.h"
 #include "api/table.h"
 #include "api/timestamp.h"
 
@@ -12,17 +13,6 @@ namespace tug::api {
 using json = nlohmann::json;
 
 namespace {
-
-const json& At(const json& obj, const char* a, const char* b = nullptr, const char* c = nullptr) {
-  static const json kNull;
-  const json* v = &obj;
-  for (const char* k : {a, b, c}) {
-    if (!k) break;
-    if (!v->is_object() || !v->contains(k)) return kNull;
-    v = &(*v)[k];
-  }
-  return *v;
-}
 
 std::string Str(const json& v, const std::string& fallback = "") {
   return v.is_string() ? v.get<std::string>() : fallback;
@@ -47,11 +37,11 @@ std::string NoneIfEmpty(const std::string& s) {
 std::string Restarts(const json& pod, int64_t now) {
   int64_t restarts = 0;
   std::optional<int64_t> last;
-  for (const auto& cs : At(pod, "status", "containerStatuses").is_array()
-                            ? At(pod, "status", "containerStatuses")
+  for (const auto& cs : At(pod, {"status", "containerStatuses"}).is_array()
+                            ? At(pod, {"status", "containerStatuses"})
                             : json::array()) {
-    restarts += Int(At(cs, "restartCount"));
-    auto t = ParseRfc3339(Str(At(cs, "lastState", "terminated", "finishedAt")));
+    restarts += Int(At(cs, {"restartCount"}));
+    auto t = ParseRfc3339(Str(At(cs, {"lastState", "terminated", "finishedAt"})));
     if (t && (!last || *t > *last)) last = t;
   }
   std::string out = std::to_string(restarts);
@@ -61,26 +51,26 @@ std::string Restarts(const json& pod, int64_t now) {
 
 std::string PodReady(const json& pod) {
   size_t total =
-      At(pod, "spec", "containers").is_array() ? At(pod, "spec", "containers").size() : 0;
+      At(pod, {"spec", "containers"}).is_array() ? At(pod, {"spec", "containers"}).size() : 0;
   size_t ready = 0;
-  const json& statuses = At(pod, "status", "containerStatuses");
+  const json& statuses = At(pod, {"status", "containerStatuses"});
   if (statuses.is_array())
     for (const auto& cs : statuses)
-      if (At(cs, "ready") == true) ++ready;
+      if (At(cs, {"ready"}) == true) ++ready;
   return std::to_string(ready) + "/" + std::to_string(total);
 }
 
 // "31234->8080/TCP" for every port the agent gave a host port.
 std::string PodPorts(const json& pod) {
   std::vector<std::string> out;
-  const json& statuses = At(pod, "status", "containerStatuses");
+  const json& statuses = At(pod, {"status", "containerStatuses"});
   if (!statuses.is_array()) return "<none>";
   for (const auto& cs : statuses) {
-    if (!At(cs, "ports").is_array()) continue;
-    for (const auto& p : At(cs, "ports")) {
-      int64_t host = Int(At(p, "hostPort")), container = Int(At(p, "containerPort"));
+    if (!At(cs, {"ports"}).is_array()) continue;
+    for (const auto& p : At(cs, {"ports"})) {
+      int64_t host = Int(At(p, {"hostPort"})), container = Int(At(p, {"containerPort"}));
       if (host == 0) continue;
-      std::string proto = Str(At(p, "protocol"), "TCP");
+      std::string proto = Str(At(p, {"protocol"}), "TCP");
       out.push_back(std::to_string(host) +
                     (container && container != host ? "->" + std::to_string(container) : "") + "/" +
                     proto);
@@ -91,20 +81,20 @@ std::string PodPorts(const json& pod) {
 
 std::string NodeStatus(const json& node) {
   std::string ready = "Unknown";
-  const json& conds = At(node, "status", "conditions");
+  const json& conds = At(node, {"status", "conditions"});
   if (conds.is_array())
     for (const auto& c : conds)
-      if (Str(At(c, "type")) == "Ready") {
-        std::string s = Str(At(c, "status"));
+      if (Str(At(c, {"type"})) == "Ready") {
+        std::string s = Str(At(c, {"status"}));
         ready = s == "True" ? "Ready" : s == "False" ? "NotReady" : "Unknown";
       }
-  if (At(node, "spec", "unschedulable") == true) ready += ",SchedulingDisabled";
+  if (At(node, {"spec", "unschedulable"}) == true) ready += ",SchedulingDisabled";
   return ready;
 }
 
 std::string NodeRoles(const json& node) {
   std::vector<std::string> roles;
-  const json& labels = At(node, "metadata", "labels");
+  const json& labels = At(node, {"metadata", "labels"});
   static const std::string kPrefix = "node-role.kubernetes.io/";
   if (labels.is_object())
     for (const auto& [k, v] : labels.items()) {
@@ -118,26 +108,26 @@ std::string NodeRoles(const json& node) {
 }
 
 std::string NodeAddress(const json& node, const std::string& type) {
-  const json& addrs = At(node, "status", "addresses");
+  const json& addrs = At(node, {"status", "addresses"});
   if (addrs.is_array())
     for (const auto& a : addrs)
-      if (Str(At(a, "type")) == type) return Str(At(a, "address"), "<none>");
+      if (Str(At(a, {"type"})) == type) return Str(At(a, {"address"}), "<none>");
   return "<none>";
 }
 
 std::string SelectorText(const json& selector) {
   std::vector<std::string> parts;
-  if (At(selector, "matchLabels").is_object())
-    for (const auto& [k, v] : At(selector, "matchLabels").items())
+  if (At(selector, {"matchLabels"}).is_object())
+    for (const auto& [k, v] : At(selector, {"matchLabels"}).items())
       parts.push_back(k + "=" + Str(v));
   return NoneIfEmpty(Join(parts, ","));
 }
 
 std::vector<std::string> ContainerFields(const json& spec, const char* field) {
   std::vector<std::string> out;
-  if (At(spec, "containers").is_array())
-    for (const auto& c : At(spec, "containers"))
-      out.push_back(Str(At(c, field)));
+  if (At(spec, {"containers"}).is_array())
+    for (const auto& c : At(spec, {"containers"}))
+      out.push_back(Str(At(c, {field})));
   return out;
 }
 
@@ -149,8 +139,8 @@ std::string Lower(std::string s) {
 
 std::string EventLastSeen(const json& ev, int64_t now) {
   for (const char* f : {"lastTimestamp", "eventTime", "firstTimestamp"})
-    if (ParseRfc3339(Str(At(ev, f)))) return AgeOf(At(ev, f), now);
-  return AgeOf(At(ev, "metadata", "creationTimestamp"), now);
+    if (ParseRfc3339(Str(At(ev, {f})))) return AgeOf(At(ev, {f}), now);
+  return AgeOf(At(ev, {"metadata", "creationTimestamp"}), now);
 }
 
 }  // namespace
@@ -173,38 +163,38 @@ std::string LabelsText(const json& labels) {
 }
 
 std::string PodStatusText(const json& pod) {
-  std::string reason = Str(At(pod, "status", "phase"), "Pending");
-  if (!Str(At(pod, "status", "reason")).empty()) reason = Str(At(pod, "status", "reason"));
+  std::string reason = Str(At(pod, {"status", "phase"}), "Pending");
+  if (!Str(At(pod, {"status", "reason"})).empty()) reason = Str(At(pod, {"status", "reason"}));
   bool has_running = false;
-  const json& statuses = At(pod, "status", "containerStatuses");
+  const json& statuses = At(pod, {"status", "containerStatuses"});
   if (statuses.is_array()) {
     // As kubectl: the first container's state has the last word.
     for (size_t n = statuses.size(); n-- > 0;) {
-      const json& st = At(statuses[n], "state");
-      std::string waiting = Str(At(st, "waiting", "reason"));
-      const json& term = At(st, "terminated");
+      const json& st = At(statuses[n], {"state"});
+      std::string waiting = Str(At(st, {"waiting", "reason"}));
+      const json& term = At(st, {"terminated"});
       if (!waiting.empty()) {
         reason = waiting;
-      } else if (term.is_object() && !Str(At(term, "reason")).empty()) {
-        reason = Str(At(term, "reason"));
+      } else if (term.is_object() && !Str(At(term, {"reason"})).empty()) {
+        reason = Str(At(term, {"reason"}));
       } else if (term.is_object()) {
-        int64_t sig = Int(At(term, "signal"));
+        int64_t sig = Int(At(term, {"signal"}));
         reason = sig ? "Signal:" + std::to_string(sig)
-                     : "ExitCode:" + std::to_string(Int(At(term, "exitCode")));
-      } else if (At(statuses[n], "ready") == true && At(st, "running").is_object()) {
+                     : "ExitCode:" + std::to_string(Int(At(term, {"exitCode"})));
+      } else if (At(statuses[n], {"ready"}) == true && At(st, {"running"}).is_object()) {
         has_running = true;
       }
     }
   }
   if (reason == "Completed" && has_running) {
     bool ready = false;
-    if (At(pod, "status", "conditions").is_array())
-      for (const auto& c : At(pod, "status", "conditions"))
-        if (Str(At(c, "type")) == "Ready" && Str(At(c, "status")) == "True") ready = true;
+    if (At(pod, {"status", "conditions"}).is_array())
+      for (const auto& c : At(pod, {"status", "conditions"}))
+        if (Str(At(c, {"type"})) == "Ready" && Str(At(c, {"status"})) == "True") ready = true;
     reason = ready ? "Running" : "NotReady";
   }
-  if (!At(pod, "metadata", "deletionTimestamp").is_null())
-    reason = Str(At(pod, "status", "reason")) == "NodeLost" ? "Unknown" : "Terminating";
+  if (!At(pod, {"metadata", "deletionTimestamp"}).is_null())
+    reason = Str(At(pod, {"status", "reason"})) == "NodeLost" ? "Unknown" : "Terminating";
   return reason;
 }
 
@@ -213,25 +203,27 @@ PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& object
   PrintedTable t;
   const int64_t now = o.now;
   auto name_of = [&](const json& obj) {
-    std::string n = Str(At(obj, "metadata", "name"));
+    std::string n = Str(At(obj, {"metadata", "name"}));
     return o.kind_in_name ? ObjectRef(r, n) : n;
   };
-  auto age = [&](const json& obj) { return AgeOf(At(obj, "metadata", "creationTimestamp"), now); };
+  auto age = [&](const json& obj) {
+    return AgeOf(At(obj, {"metadata", "creationTimestamp"}), now);
+  };
   if (r.name == "deployments") {
     t.headers = {"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"};
     if (o.wide) t.headers.insert(t.headers.end(), {"CONTAINERS", "IMAGES", "SELECTOR"});
     for (const auto& d : objects) {
-      const json& st = At(d, "status");
+      const json& st = At(d, {"status"});
       std::vector<std::string> row = {name_of(d),
-                                      std::to_string(Int(At(st, "readyReplicas"))) + "/" +
-                                          std::to_string(Int(At(d, "spec", "replicas"))),
-                                      std::to_string(Int(At(st, "updatedReplicas"))),
-                                      std::to_string(Int(At(st, "availableReplicas"))), age(d)};
+                                      std::to_string(Int(At(st, {"readyReplicas"}))) + "/" +
+                                          std::to_string(Int(At(d, {"spec", "replicas"}))),
+                                      std::to_string(Int(At(st, {"updatedReplicas"}))),
+                                      std::to_string(Int(At(st, {"availableReplicas"}))), age(d)};
       if (o.wide) {
-        const json& pod_spec = At(d, "spec", "template", "spec");
+        const json& pod_spec = At(d, {"spec", "template", "spec"});
         row.push_back(Join(ContainerFields(pod_spec, "name"), ","));
         row.push_back(Join(ContainerFields(pod_spec, "image"), ","));
-        row.push_back(SelectorText(At(d, "spec", "selector")));
+        row.push_back(SelectorText(At(d, {"spec", "selector"})));
       }
       t.rows.push_back(std::move(row));
     }
@@ -242,8 +234,8 @@ PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& object
       std::vector<std::string> row = {name_of(p), PodReady(p), PodStatusText(p), Restarts(p, now),
                                       age(p)};
       if (o.wide) {
-        row.push_back(Str(At(p, "status", "podIP"), "<none>"));
-        row.push_back(Str(At(p, "spec", "nodeName"), "<none>"));
+        row.push_back(Str(At(p, {"status", "podIP"}), "<none>"));
+        row.push_back(Str(At(p, {"spec", "nodeName"}), "<none>"));
         row.push_back(PodPorts(p));
       }
       t.rows.push_back(std::move(row));
@@ -254,15 +246,15 @@ PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& object
       t.headers.insert(t.headers.end(), {"INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
                                          "CONTAINER-RUNTIME"});
     for (const auto& n : objects) {
-      const json& info = At(n, "status", "nodeInfo");
+      const json& info = At(n, {"status", "nodeInfo"});
       std::vector<std::string> row = {name_of(n), NodeStatus(n), NodeRoles(n), age(n),
-                                      Str(At(info, "kubeletVersion"), "<unknown>")};
+                                      Str(At(info, {"kubeletVersion"}), "<unknown>")};
       if (o.wide) {
         row.push_back(NodeAddress(n, "InternalIP"));
         row.push_back(NodeAddress(n, "ExternalIP"));
-        row.push_back(Str(At(info, "osImage"), "<unknown>"));
-        row.push_back(Str(At(info, "kernelVersion"), "<unknown>"));
-        row.push_back(Str(At(info, "containerRuntimeVersion"), "<unknown>"));
+        row.push_back(Str(At(info, {"osImage"}), "<unknown>"));
+        row.push_back(Str(At(info, {"kernelVersion"}), "<unknown>"));
+        row.push_back(Str(At(info, {"containerRuntimeVersion"}), "<unknown>"));
       }
       t.rows.push_back(std::move(row));
     }
@@ -272,20 +264,21 @@ PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& object
     t.headers.push_back("MESSAGE");
     if (o.wide) t.headers.insert(t.headers.end(), {"FIRST SEEN", "COUNT", "NAME"});
     for (const auto& e : objects) {
-      const json& inv = At(e, "involvedObject");
-      std::vector<std::string> row = {EventLastSeen(e, now), Str(At(e, "type")),
-                                      Str(At(e, "reason")),
-                                      Lower(Str(At(inv, "kind"))) + "/" + Str(At(inv, "name"))};
+      const json& inv = At(e, {"involvedObject"});
+      std::vector<std::string> row = {EventLastSeen(e, now), Str(At(e, {"type"})),
+                                      Str(At(e, {"reason"})),
+                                      Lower(Str(At(inv, {"kind"}))) + "/" + Str(At(inv, {"name"}))};
       if (o.wide) {
-        row.push_back(Str(At(inv, "fieldPath")));
-        std::string source = Str(At(e, "source", "component"));
-        if (!Str(At(e, "source", "host")).empty()) source += ", " + Str(At(e, "source", "host"));
+        row.push_back(Str(At(inv, {"fieldPath"})));
+        std::string source = Str(At(e, {"source", "component"}));
+        if (!Str(At(e, {"source", "host"})).empty())
+          source += ", " + Str(At(e, {"source", "host"}));
         row.push_back(source);
       }
-      row.push_back(Str(At(e, "message")));
+      row.push_back(Str(At(e, {"message"})));
       if (o.wide) {
-        row.push_back(AgeOf(At(e, "firstTimestamp"), now));
-        row.push_back(std::to_string(std::max<int64_t>(1, Int(At(e, "count")))));
+        row.push_back(AgeOf(At(e, {"firstTimestamp"}), now));
+        row.push_back(std::to_string(std::max<int64_t>(1, Int(At(e, {"count"})))));
         row.push_back(name_of(e));
       }
       t.rows.push_back(std::move(row));
@@ -298,12 +291,12 @@ PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& object
   if (o.with_namespace && r.namespaced) {
     t.headers.insert(t.headers.begin(), "NAMESPACE");
     for (size_t i = 0; i < objects.size(); ++i)
-      t.rows[i].insert(t.rows[i].begin(), Str(At(objects[i], "metadata", "namespace")));
+      t.rows[i].insert(t.rows[i].begin(), Str(At(objects[i], {"metadata", "namespace"})));
   }
   if (o.show_labels) {
     t.headers.push_back("LABELS");
     for (size_t i = 0; i < objects.size(); ++i)
-      t.rows[i].push_back(LabelsText(At(objects[i], "metadata", "labels")));
+      t.rows[i].push_back(LabelsText(At(objects[i], {"metadata", "labels"})));
   }
   return t;
 }

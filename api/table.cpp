@@ -102,7 +102,7 @@ std::string FormatTable(const std::vector<std::string>& headers,
     }
     text += '\n';
   };
-  line(headers);
+  if (!headers.empty()) line(headers);
   for (const auto& r : rows)
     line(r);
   // kubectl's settings; a line's end (an empty last cell) is not padded.

@@ -16,7 +16,7 @@ namespace tug::api {
 std::string TabWrite(const std::string& text, size_t minwidth, size_t padding);
 
 // The rows under the headers, one line each (ending in '\n'). Rows shorter than the headers
-// are padded with empty cells.
+// are padded with empty cells. No headers: the rows alone (aligned among themselves).
 std::string FormatTable(const std::vector<std::string>& headers,
                         const std::vector<std::vector<std::string>>& rows);
 

@@ -158,6 +158,13 @@ TEST_CASE("every tugctl verb against a real three-member cluster", "[cli][integr
   r = run({"apply", "-f", file});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/web unchanged\n");
+  {
+    CommandOptions in;
+    in.stdin_text = WebYaml(2);
+    r = run({"apply", "-f", "-"}, in);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out == "deployment.apps/web unchanged\n");
+  }
 
   // rollout status waits until both replicas run and are ready
   r = run({"rollout", "status", "deployment", "web", "--timeout", "90s"});
@@ -172,7 +179,7 @@ TEST_CASE("every tugctl verb against a real three-member cluster", "[cli][integr
   CHECK(lines[0] == "NAME   READY   UP-TO-DATE   AVAILABLE   AGE");
   CHECK(std::regex_match(lines[1], std::regex(R"(web    2/2     2            2           \d+s)")));
 
-  r = run({"get", "pods", "-o", "wide", "-l", "app=web"});
+  r = run({"get", "pods", "-o=wide", "-l=app=web"});
   REQUIRE(r.exit_code == 0);
   lines = Lines(r.out);
   REQUIRE(lines.size() == 3);
@@ -478,6 +485,11 @@ TEST_CASE("bad input gives one clear line, exit code 1, and changes nothing",
       {{"scale", "deployment", "web", "--replicas", "-3"}, "error: --replicas must be 0 or more"},
       {{"scale", "pods", "x", "--replicas", "1"},
        "error: cannot scale pods: only deployments have replicas"},
+      {{"scale", "deploy/web", "pod/x", "--replicas", "4"},
+       "error: cannot scale pods: only deployments have replicas"},
+      {{"delete", "-f", dir + "/good.yaml", "-l", "app=web"},
+       "error: -f deletes the objects in the files; -l and --all go with a TYPE"},
+      {{"delete", "deployment", "web?x"}, "error: invalid resource name \"web?x\": ..."},
       {{"get", "pods", "-o", "xml"},
        "error: unknown output format \"xml\": use -o wide, -o json, -o yaml or -o name"},
       {{"get", "pods", "--bogus"},

@@ -17,6 +17,7 @@
 #include "cmd/tugctl/ctl.h"
 #include "cmd/tugctl/describe.h"
 #include "cmd/tugctl/get.h"
+#include "cmd/tugctl/manifest.h"
 #include "cmd/tugctl/rollout.h"
 #include "cmd/tugctl/selection.h"
 
@@ -221,6 +222,14 @@ TEST_CASE("get prints kubectl's tables", "[cli][golden]") {
   CheckGolden("get_events.txt", Table("events", Events(), {}));
   CheckGolden("get_events_wide.txt", Table("events", Events(), {.wide = true}));
   CheckGolden("get_labels.txt", Table("deployments", Deployments(), {.show_labels = true}));
+  // --no-headers: the rows aligned among themselves, not by the header row.
+  api::PrintOptions po;
+  po.now = kNow;
+  CHECK(ctl::RenderObjects(R("deployments"), Deployments(), "", po, false) ==
+        "web        3/3   3     3     45s\n"
+        "database   0/1   1     0     6m40s\n");
+  CHECK(ctl::RenderObjects(R("deployments"), Deployments(), "name", po, true) ==
+        "deployment.apps/web\ndeployment.apps/database\n");
 }
 
 TEST_CASE("describe lays objects out as kubectl does", "[cli][golden]") {
@@ -432,6 +441,13 @@ TEST_CASE("resource names on the command line are read as kubectl reads them", "
   CHECK_FALSE(ctl::ParseSelection({"deploy/web", "x"}).ok());
   CHECK_FALSE(ctl::ParseSelection({"deploy/"}).ok());
   CHECK_FALSE(ctl::ParseSelection({"po,", "x"}).ok());
+  // Names go into URL paths: nothing that would change the path is let through.
+  for (const char* bad : {"", "web?x", "a#b", "a%2Fb", "a b"}) {
+    auto r = ctl::ParseSelection({"deploy", bad});
+    INFO(bad);
+    CHECK_FALSE(r.ok());
+  }
+  CHECK_FALSE(ctl::ParseSelection({"deploy/web?x"}).ok());
 }
 
 TEST_CASE("rollout status reads a deployment's progress", "[cli]") {
@@ -466,8 +482,67 @@ TEST_CASE("durations are read as kubectl's flags read them", "[cli]") {
   CHECK(ctl::ParseDuration("250ms").value().count() == 250);
   CHECK(ctl::ParseDuration("2").value().count() == 2000);
   CHECK(ctl::ParseDuration("0").value().count() == 0);
+  CHECK(ctl::ParseDuration("1h30m").value().count() == 5400000);
+  CHECK(ctl::ParseDuration("2m5s").value().count() == 125000);
+  CHECK(ctl::ParseDuration("0s").value().count() == 0);
+  CHECK_FALSE(ctl::ParseDuration("5m3").ok());
+  CHECK_FALSE(ctl::ParseDuration("-5s").ok());
   CHECK_FALSE(ctl::ParseDuration("soon").ok());
   CHECK_FALSE(ctl::ParseDuration("5x").ok());
   CHECK_FALSE(ctl::ParseDuration("").ok());
   CHECK_FALSE(ctl::ParseDuration("99999999999s").ok());
+}
+
+TEST_CASE("-f reads files, directories and stdin, every document checked first", "[cli]") {
+  std::string dir = "/tmp/tugctl_manifests_" + std::to_string(::getpid());
+  REQUIRE(std::system(("rm -rf " + dir + " && mkdir -p " + dir + "/sub").c_str()) == 0);
+  std::ofstream(dir + "/a.yaml")
+      << "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+         "spec: {replicas: 1}\n---\n---\nspec:\n  name: db\n  image: postgres\n";
+  std::ofstream(dir + "/b.json")
+      << R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ops"}})";
+  std::ofstream(dir + "/notes.txt") << "not a manifest: [";
+  std::ofstream(dir + "/sub/c.yml") << "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n";
+  std::istringstream no_stdin;
+
+  auto objs = ctl::ReadManifests({dir}, false, "team", false, no_stdin);
+  REQUIRE(objs.ok());
+  REQUIRE(objs.value().size() == 3);
+  CHECK(objs.value()[0].name == "web");
+  CHECK(objs.value()[0].ns == "team");
+  CHECK(objs.value()[0].object["metadata"]["namespace"] == "team");
+  CHECK(objs.value()[1].name == "db");  // the short form, expanded
+  CHECK(objs.value()[1].resource->name == "deployments");
+  CHECK(objs.value()[1].object["spec"]["template"]["spec"]["containers"][0]["image"] == "postgres");
+  CHECK(objs.value()[2].resource->name == "pods");
+  CHECK(objs.value()[2].ns == "ops");  // its own namespace wins over a default
+  CHECK(objs.value()[2].source == dir + "/b.json");
+
+  objs = ctl::ReadManifests({dir}, true, "default", false, no_stdin);
+  REQUIRE(objs.ok());
+  REQUIRE(objs.value().size() == 4);
+  CHECK(objs.value()[3].resource->name == "nodes");
+  CHECK(objs.value()[3].ns.empty());
+
+  // An explicit namespace that differs from the object's own is refused, as in kubectl.
+  auto clash = ctl::ReadManifests({dir + "/b.json"}, false, "team", true, no_stdin);
+  REQUIRE_FALSE(clash.ok());
+  CHECK_THAT(clash.status().message(), Catch::Contains("does not match the namespace \"team\""));
+
+  // stdin, and a List (what `get -o yaml` prints) stands for its items.
+  std::istringstream in(
+      "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: x}\n"
+      "- apiVersion: v1\n  kind: Pod\n  metadata: {name: y}\n");
+  objs = ctl::ReadManifests({"-"}, false, "default", false, in);
+  REQUIRE(objs.ok());
+  REQUIRE(objs.value().size() == 2);
+  CHECK(objs.value()[1].name == "y");
+  CHECK(objs.value()[1].source == "stdin items[1]");
+
+  std::ofstream(dir + "/empty.yaml") << "# nothing\n";
+  auto empty = ctl::ReadManifests({dir + "/empty.yaml"}, false, "default", false, no_stdin);
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.status().message() == "no objects in " + dir + "/empty.yaml");
+  REQUIRE_FALSE(ctl::ReadManifests({}, false, "default", false, no_stdin).ok());
+  std::system(("rm -rf " + dir).c_str());
 }

@@ -43,9 +43,9 @@ Result<std::string> ApplyOne(Ctl& ctl, const ManifestObject& m) {
       if (!r.ok()) return r.status();
       if (r.value().status == 201 || r.value().status == 200) return std::string("created");
       if (r.value().status == 409 && attempt == 0) continue;
-      return Status::Error(ServerMessage(r.value().body));
+      return Status::Error(ServerMessage(r.value()));
     }
-    if (cur.value().status != 200) return Status::Error(ServerMessage(cur.value().body));
+    if (cur.value().status != 200) return Status::Error(ServerMessage(cur.value()));
     json current = json::parse(cur.value().body, nullptr, false);
     if (!current.is_object())
       return Status::Error("the server's answer to GET " + path + " is not JSON");
@@ -53,7 +53,7 @@ Result<std::string> ApplyOne(Ctl& ctl, const ManifestObject& m) {
     if (patch.empty()) return std::string("unchanged");
     auto r = ctl.Request("PATCH", path, patch.dump(), "application/merge-patch+json");
     if (!r.ok()) return r.status();
-    if (r.value().status != 200) return Status::Error(ServerMessage(r.value().body));
+    if (r.value().status != 200) return Status::Error(ServerMessage(r.value()));
     json after = json::parse(r.value().body, nullptr, false);
     // A patch can change nothing: the fields differed from the file only by the server's
     // defaults.

@@ -3,6 +3,7 @@
 #include <memory>
 #include <ostream>
 
+#include "api/json_access.h"
 #include "api/table.h"
 #include "cmd/tugctl/verbs.h"
 
@@ -22,14 +23,14 @@ int RunClusterStatus(Ctl& ctl, const ClusterOptions& o) {
   if (Status s = ctl.Connect(); !s.ok()) return ctl.Fail(s.message());
   auto first = ctl.GetJson("/cluster/status");
   if (!first.ok()) return ctl.Fail(first.status().message());
-  json members = first.value().value("members", json::array());
+  const json& members = api::AtArray(first.value(), {"members"});
   json report = json::array();
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> unhealthy;
   std::string leader;
-  uint64_t leader_term = 0;
+  int64_t leader_term = 0;
   for (const auto& m : members) {
-    std::string name = m.value("name", ""), addr = m.value("apiAddr", "");
+    std::string name = api::AtString(m, {"name"}), addr = api::AtString(m, {"apiAddr"});
     json entry = {{"name", name}, {"endpoint", addr.empty() ? "" : "http://" + addr}};
     std::string health;
     if (addr.empty()) {
@@ -49,15 +50,17 @@ int RunClusterStatus(Ctl& ctl, const ClusterOptions& o) {
         if (!s.is_object()) {
           health = "bad answer";
         } else {
-          entry["role"] = s.value("role", "");
-          entry["term"] = s.value("term", uint64_t{0});
-          entry["commitIndex"] = s.value("commitIndex", uint64_t{0});
-          entry["appliedIndex"] = s.value("appliedIndex", uint64_t{0});
-          entry["leader"] = s.value("leader", "");
-          health = s.value("leader", "").empty() ? "no leader" : "healthy";
-          if (s.value("role", "") == "leader" && s.value("term", uint64_t{0}) >= leader_term) {
+          using api::AtInt;
+          using api::AtString;
+          entry["role"] = AtString(s, {"role"});
+          entry["term"] = AtInt(s, {"term"});
+          entry["commitIndex"] = AtInt(s, {"commitIndex"});
+          entry["appliedIndex"] = AtInt(s, {"appliedIndex"});
+          entry["leader"] = AtString(s, {"leader"});
+          health = AtString(s, {"leader"}).empty() ? "no leader" : "healthy";
+          if (AtString(s, {"role"}) == "leader" && AtInt(s, {"term"}) >= leader_term) {
             leader = name;
-            leader_term = s.value("term", uint64_t{0});
+            leader_term = AtInt(s, {"term"});
           }
         }
       }
@@ -66,7 +69,7 @@ int RunClusterStatus(Ctl& ctl, const ClusterOptions& o) {
     if (health != "healthy") unhealthy.push_back(name + " (" + health + ")");
     report.push_back(entry);
     auto num = [&](const char* f) {
-      return entry.contains(f) ? std::to_string(entry[f].get<uint64_t>()) : std::string("-");
+      return entry.contains(f) ? std::to_string(entry[f].get<int64_t>()) : std::string("-");
     };
     rows.push_back(
         {name,

@@ -117,23 +117,54 @@ Result<Target> ResolveTarget(const GlobalFlags& flags,
   } else if (!file.ns.empty()) {
     t.ns = file.ns;
   }
+  if (t.ns.find_first_of("/?#% \t") != std::string::npos)
+    return Status::Invalid("invalid namespace \"" + t.ns + "\"");
   return t;
 }
 
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   using std::chrono::milliseconds;
+  auto bad = [&] {
+    return Status::Invalid("invalid duration \"" + text +
+                           "\": expected e.g. 30s, 5m, 1h30m, 250ms (or plain seconds)");
+  };
+  if (text.empty()) return bad();
+  // Go's form (numbers with units: "1h30m", "2m5s", "250ms"), or plain seconds.
+  int64_t total = 0;
   size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])))
-    ++i;
-  std::string unit = text.substr(i);
-  if (i == 0 || i > 9)
-    return Status::Invalid("invalid duration \"" + text + "\": expected e.g. 30s, 5m, 1h, 250ms");
-  int64_t n = std::stoll(text.substr(0, i));
-  if (unit.empty() || unit == "s") return milliseconds(n * 1000);
-  if (unit == "ms") return milliseconds(n);
-  if (unit == "m") return milliseconds(n * 60 * 1000);
-  if (unit == "h") return milliseconds(n * 3600 * 1000);
-  return Status::Invalid("invalid duration \"" + text + "\": expected e.g. 30s, 5m, 1h, 250ms");
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])))
+      ++i;
+    if (i == start || i - start > 9) return bad();
+    int64_t n = std::stoll(text.substr(start, i - start));
+    size_t u = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])))
+      ++i;
+    std::string unit = text.substr(u, i - u);
+    if (unit.empty()) {
+      if (start != 0 || i != text.size()) return bad();
+      return milliseconds(n * 1000);
+    }
+    if (unit == "ms") {
+      total += n;
+    } else if (unit == "s") {
+      total += n * 1000;
+    } else if (unit == "m") {
+      total += n * 60 * 1000;
+    } else if (unit == "h") {
+      total += n * 3600 * 1000;
+    } else {
+      return bad();
+    }
+  }
+  return milliseconds(total);
+}
+
+std::string ServerMessage(const api::HttpResult& r) {
+  std::string m = ServerMessage(r.body);
+  return m.empty() ? "the server answered HTTP " + std::to_string(r.status) + " with no message"
+                   : m;
 }
 
 std::string ServerMessage(const std::string& body) {
@@ -181,7 +212,10 @@ Status Ctl::Connect() {
   if (!t.ok()) return t.status();
   auto d = ParseDuration(flags.request_timeout);
   if (!d.ok()) return Status::Invalid("--request-timeout: " + d.status().message());
-  if (d.value().count() > 0) timeout_ = d.value();
+  if (d.value().count() > 0) {
+    timeout_ = d.value();
+    timeout_given_ = true;
+  }
   target_ = t.value();
   client_ = std::make_unique<api::HttpClient>(target_.servers, target_.token);
   connected_ = true;
@@ -192,14 +226,16 @@ Result<api::HttpResult> Ctl::Request(const std::string& method, const std::strin
                                      const std::string& body, const std::string& content_type) {
   api::RequestOptions o;
   o.timeout = timeout_;
-  // A merge patch, a PUT with a resourceVersion or a DELETE means the same thing twice.
-  o.idempotent = method != "POST";
+  // A merge patch, a PUT with a resourceVersion or a DELETE means the same thing twice; a
+  // POST from tugctl creates an object of a given name, so a second one is an AlreadyExists,
+  // which apply turns into an update. So every request may ride out a leader change.
+  o.idempotent = true;
   o.content_type = content_type;
   o.max_unreachable_rounds = 3;
   auto r = client_->Do(method, target, body, o);
   if (!r.ok()) return Status::Unavailable("the cluster did not answer: " + r.status().message());
   if (r.value().status == 401)
-    return Status::Invalid(ServerMessage(r.value().body) +
+    return Status::Invalid(ServerMessage(r.value()) +
                            " (give --token-file, set TUG_TOKEN, or put token-file in "
                            "~/.tug/config)");
   return r;
@@ -209,12 +245,12 @@ Result<json> Ctl::GetJson(const std::string& target) {
   auto r = Request("GET", target);
   if (!r.ok()) return r.status();
   if (r.value().status != 200) {
-    std::string m = ServerMessage(r.value().body);
+    std::string m = ServerMessage(r.value());
     return r.value().status == 404 ? Status::NotFound(m) : Status::Error(m);
   }
   json j = json::parse(r.value().body, nullptr, false);
-  if (j.is_discarded())
-    return Status::Error("the server's answer to GET " + target + " is not JSON");
+  if (!j.is_object())
+    return Status::Error("the server's answer to GET " + target + " is not a JSON object");
   return j;
 }
 
@@ -222,7 +258,7 @@ int Ctl::Fail(const std::string& message) {
   std::string m = message;
   // One line: a multi-line server message is joined.
   for (auto& ch : m)
-    if (ch == '\n') ch = ' ';
+    if (ch == '\n' || ch == '\r') ch = ' ';
   err << "error: " << m << "\n";
   exit_code = 1;
   return 1;

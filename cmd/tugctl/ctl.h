@@ -53,6 +53,8 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
 // The message of a Kubernetes Status in `body`, or the body itself (trimmed) if it is not one.
 std::string ServerMessage(const std::string& body);
+// The same for an answer, saying its HTTP status when the body says nothing.
+std::string ServerMessage(const api::HttpResult& r);
 
 // "/apis/apps/v1/namespaces/default/deployments/web/scale". `ns` empty: every namespace (or
 // a cluster-scoped kind); `name` empty: the collection.
@@ -83,9 +85,12 @@ class Ctl {
   Result<api::HttpResult> Request(const std::string& method, const std::string& target,
                                   const std::string& body = "",
                                   const std::string& content_type = "application/json");
-  // GET and parse; a non-200 answer is an error with the server's message.
+  // GET and parse; a non-200 answer is an error with the server's message, and so is an
+  // answer that is not a JSON object.
   Result<nlohmann::json> GetJson(const std::string& target);
   std::chrono::milliseconds request_timeout() const { return timeout_; }
+  // Whether --request-timeout was given (then it also ends watches and followed logs).
+  bool request_timeout_given() const { return timeout_given_; }
 
   // Prints "error: <message>" on stderr and returns 1 (the exit code).
   int Fail(const std::string& message);
@@ -97,6 +102,7 @@ class Ctl {
   Target target_;
   std::unique_ptr<api::HttpClient> client_;
   std::chrono::milliseconds timeout_{30000};
+  bool timeout_given_ = false;
   bool connected_ = false;
 };
 

@@ -2,6 +2,7 @@
 #include <iostream>
 #include <memory>
 
+#include "api/json_access.h"
 #include "api/printers.h"
 #include "cmd/tugctl/manifest.h"
 #include "cmd/tugctl/selection.h"
@@ -27,6 +28,8 @@ struct Target1 {
 int RunDelete(Ctl& ctl, const DeleteOptions& o) {
   if (!o.files.empty() && !o.args.empty())
     return ctl.Fail("give either -f FILE or TYPE NAME, not both");
+  if (!o.files.empty() && (o.all || !o.selector.empty()))
+    return ctl.Fail("-f deletes the objects in the files; -l and --all go with a TYPE");
   if (Status s = ctl.Connect(); !s.ok()) return ctl.Fail(s.message());
   std::vector<Target1> targets;
   if (!o.files.empty()) {
@@ -52,9 +55,11 @@ int RunDelete(Ctl& ctl, const DeleteOptions& o) {
       std::string q = o.selector.empty() ? "" : "?labelSelector=" + QueryEscape(o.selector);
       auto list = ctl.GetJson(ResourcePath(*s.resource, ctl.ns()) + q);
       if (!list.ok()) return ctl.Fail(list.status().message());
-      for (const auto& it : list.value().value("items", json::array()))
-        targets.push_back(
-            {s.resource, s.resource->namespaced ? ctl.ns() : "", it["metadata"].value("name", "")});
+      for (const auto& it : api::AtArray(list.value(), {"items"})) {
+        std::string name = api::AtString(it, {"metadata", "name"});
+        if (!name.empty())
+          targets.push_back({s.resource, s.resource->namespaced ? ctl.ns() : "", name});
+      }
     }
     if (targets.empty()) {
       ctl.err << "No resources found\n";
@@ -67,7 +72,7 @@ int RunDelete(Ctl& ctl, const DeleteOptions& o) {
     if (!r.ok()) return ctl.Fail(r.status().message());
     if (r.value().status == 404 && o.ignore_not_found) continue;
     if (r.value().status != 200 && r.value().status != 202) {
-      rc = ctl.Fail(ServerMessage(r.value().body));
+      rc = ctl.Fail(ServerMessage(r.value()));
       continue;
     }
     std::string ref = api::ObjectRef(*t.r, t.name);
@@ -82,7 +87,8 @@ void AddDelete(CLI::App& app, Ctl& ctl) {
   auto o = std::make_shared<DeleteOptions>();
   auto* cmd = app.add_subcommand("delete", "Delete objects by file, by name, or by label");
   cmd->add_option("resources", o->args, "TYPE NAME... or TYPE/NAME ...");
-  cmd->add_option("-f,--filename", o->files, "Delete the objects a file or directory describes");
+  cmd->add_option("-f,--filename", o->files, "Delete the objects a file or directory describes")
+      ->allow_extra_args(false);
   cmd->add_flag("-R,--recursive", o->recursive, "Also read the subdirectories of a directory");
   cmd->add_option("-l,--selector", o->selector, "Delete the objects with these labels");
   cmd->add_flag("--all", o->all, "Delete every object of the type in the namespace");

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "api/apply_patch.h"
+#include "api/json_access.h"
 #include "api/printers.h"
 #include "api/table.h"
 #include "api/timestamp.h"
@@ -19,15 +20,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const json& At(const json& obj, std::initializer_list<const char*> path) {
-  static const json kNull;
-  const json* v = &obj;
-  for (const char* k : path) {
-    if (!v->is_object() || !v->contains(k)) return kNull;
-    v = &(*v)[k];
-  }
-  return *v;
-}
+using api::At;
 
 std::string Str(const json& v, const std::string& fallback = "") {
   if (v.is_string()) return v.get<std::string>();
@@ -429,7 +422,7 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
       std::string q = o.selector.empty() ? "" : "?labelSelector=" + QueryEscape(o.selector);
       auto list = ctl.GetJson(ResourcePath(*s.resource, o.all_namespaces ? "" : ctl.ns()) + q);
       if (!list.ok()) return ctl.Fail(list.status().message());
-      for (const auto& it : list.value().value("items", json::array()))
+      for (const auto& it : api::AtArray(list.value(), {"items"}))
         objs.push_back(it);
     } else {
       for (const auto& name : s.names) {
@@ -450,7 +443,7 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
         auto ev = ctl.GetJson(ResourcePath(events_r, "") +
                               "?fieldSelector=" + QueryEscape("involvedObject.uid=" + uid));
         if (ev.ok())
-          for (const auto& e : ev.value().value("items", json::array()))
+          for (const auto& e : api::AtArray(ev.value(), {"items"}))
             events.push_back(e);
       }
       std::string pod_query;
@@ -466,7 +459,7 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
       if (!pod_query.empty()) {
         auto list = ctl.GetJson(pod_query);
         if (list.ok())
-          for (const auto& p : list.value().value("items", json::array()))
+          for (const auto& p : api::AtArray(list.value(), {"items"}))
             pods.push_back(p);
       }
       if (!first) ctl.out << "\n\n";

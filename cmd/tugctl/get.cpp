@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/document.h"
+#include "api/json_access.h"
 #include "api/printers.h"
 #include "api/table.h"
 #include "cmd/tugctl/get.h"
@@ -46,7 +47,7 @@ int Watch(Ctl& ctl, const GetOptions& o, const Selection& s, std::string rv) {
   const api::ResourceInfo& r = *s.resource;
   std::string ns = NamespaceText(ctl, o);
   std::string field = s.names.empty() ? "" : "metadata.name=" + s.names[0];
-  bool user_deadline = ctl.flags.request_timeout != "0";
+  bool user_deadline = ctl.request_timeout_given();
   auto deadline = std::chrono::steady_clock::now() +
                   (user_deadline ? ctl.request_timeout() : std::chrono::hours(24 * 365));
   api::PrintOptions po{o.output == "wide", o.all_namespaces, o.show_labels, false, 0};
@@ -66,10 +67,10 @@ int Watch(Ctl& ctl, const GetOptions& o, const Selection& s, std::string rv) {
         if (line.empty()) continue;
         json ev = json::parse(line, nullptr, false);
         if (!ev.is_object() || !ev.contains("object")) continue;
-        std::string type = ev.value("type", "");
+        std::string type = api::AtString(ev, {"type"});
         const json& obj = ev["object"];
         if (type == "ERROR") {
-          if (obj.value("code", 0) == 410) {
+          if (api::AtInt(obj, {"code"}) == 410) {
             expired = true;
           } else {
             failure = ServerMessage(obj.dump());
@@ -77,9 +78,8 @@ int Watch(Ctl& ctl, const GetOptions& o, const Selection& s, std::string rv) {
           return false;
         }
         if (type == "BOOKMARK") continue;
-        if (obj.contains("metadata") && obj["metadata"].contains("resourceVersion") &&
-            obj["metadata"]["resourceVersion"].is_string())
-          rv = obj["metadata"]["resourceVersion"].get<std::string>();
+        if (!obj.is_object()) continue;
+        rv = api::AtString(obj, {"metadata", "resourceVersion"}, rv);
         po.now = ctl.Now();
         ctl.out << RenderObjects(r, {obj}, o.output, po, /*headers=*/false) << std::flush;
       }
@@ -94,7 +94,7 @@ int Watch(Ctl& ctl, const GetOptions& o, const Selection& s, std::string rv) {
       // The revision is compacted away: start again from a fresh list.
       auto list = ctl.GetJson(ResourcePath(r, ns) + ListQuery(o, field));
       if (!list.ok()) return ctl.Fail(list.status().message());
-      rv = list.value()["metadata"].value("resourceVersion", "");
+      rv = api::AtString(list.value(), {"metadata", "resourceVersion"});
       continue;
     }
     if (!st.ok()) {
@@ -140,21 +140,21 @@ int RunGet(Ctl& ctl, const GetOptions& o) {
           errors.push_back(obj.status().message());
           continue;
         }
-        list_rv = obj.value()["metadata"].value("resourceVersion", "");
+        list_rv = api::AtString(obj.value(), {"metadata", "resourceVersion"});
         objs.push_back(std::move(obj).value());
       }
     } else {
       auto list = ctl.GetJson(ResourcePath(*s.resource, ns) + ListQuery(o));
       if (!list.ok()) return ctl.Fail(list.status().message());
-      const json& items = list.value().value("items", json::array());
-      for (const auto& it : items) {
+      for (const auto& it : api::AtArray(list.value(), {"items"})) {
+        if (!it.is_object()) continue;
         json obj = it;
         // Items of a list carry no type; printing them alone needs it.
         obj["apiVersion"] = s.resource->api_version();
         obj["kind"] = s.resource->kind;
         objs.push_back(std::move(obj));
       }
-      list_rv = list.value().value("metadata", json::object()).value("resourceVersion", "");
+      list_rv = api::AtString(list.value(), {"metadata", "resourceVersion"});
     }
     groups.emplace_back(s.resource, std::move(objs));
   }
@@ -213,7 +213,7 @@ std::string RenderObjects(const api::ResourceInfo& r, const std::vector<json>& o
   if (output == "name") {
     std::string out;
     for (const auto& obj : objs)
-      out += api::ObjectRef(r, obj["metadata"].value("name", "")) + "\n";
+      out += api::ObjectRef(r, api::AtString(obj, {"metadata", "name"})) + "\n";
     return out;
   }
   if (output == "json") {
@@ -229,9 +229,7 @@ std::string RenderObjects(const api::ResourceInfo& r, const std::vector<json>& o
     return out;
   }
   api::PrintedTable t = api::PrintObjects(r, objs, po);
-  std::string text = api::FormatTable(t.headers, t.rows);
-  if (!headers) text.erase(0, text.find('\n') + 1);
-  return text;
+  return api::FormatTable(headers ? t.headers : std::vector<std::string>{}, t.rows);
 }
 
 void AddGet(CLI::App& app, Ctl& ctl) {

@@ -3,6 +3,7 @@
 #include <memory>
 #include <ostream>
 
+#include "api/json_access.h"
 #include "cmd/tugctl/selection.h"
 #include "cmd/tugctl/verbs.h"
 
@@ -34,17 +35,20 @@ Result<std::string> PodName(Ctl& ctl, const std::vector<std::string>& args) {
   auto d = ctl.GetJson(ResourcePath(*r.value(), ctl.ns(), name));
   if (!d.ok()) return d.status();
   std::string selector;
-  const json& ml = d.value()["spec"]["selector"].value("matchLabels", json::object());
-  for (const auto& [k, v] : ml.items())
-    selector +=
-        (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
+  const json& ml = api::At(d.value(), {"spec", "selector", "matchLabels"});
+  if (ml.is_object())
+    for (const auto& [k, v] : ml.items())
+      selector +=
+          (selector.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : "");
+  if (selector.empty()) return Status::Invalid("deployment " + name + " has no selector");
   auto pods = ctl.GetJson(ResourcePath(*api::ResolveResource("pods"), ctl.ns()) +
                           "?labelSelector=" + QueryEscape(selector));
   if (!pods.ok()) return pods.status();
   std::string first;
-  for (const auto& p : pods.value().value("items", json::array())) {
-    std::string n = p["metadata"].value("name", "");
-    bool running = p.value("status", json::object()).value("phase", "") == "Running";
+  for (const auto& p : api::AtArray(pods.value(), {"items"})) {
+    std::string n = api::AtString(p, {"metadata", "name"});
+    if (n.empty()) continue;
+    bool running = api::AtString(p, {"status", "phase"}) == "Running";
     if (first.empty() || running) first = n;
     if (running) break;
   }
@@ -65,11 +69,11 @@ int RunLogs(Ctl& ctl, const LogsOptions& o) {
   if (!o.follow) {
     auto r = ctl.Request("GET", target);
     if (!r.ok()) return ctl.Fail(r.status().message());
-    if (r.value().status != 200) return ctl.Fail(ServerMessage(r.value().body));
+    if (r.value().status != 200) return ctl.Fail(ServerMessage(r.value()));
     ctl.out << r.value().body << std::flush;
     return 0;
   }
-  bool user_deadline = ctl.flags.request_timeout != "0";
+  bool user_deadline = ctl.request_timeout_given();
   auto timeout = user_deadline ? ctl.request_timeout()
                                : std::chrono::milliseconds(std::chrono::hours(24 * 365));
   Status st = ctl.client().Stream(

@@ -8,6 +8,7 @@
 
 #include "api/document.h"
 #include "api/workload.h"
+#include "cmd/tugctl/selection.h"
 
 namespace tug::ctl {
 
@@ -83,14 +84,27 @@ Result<std::vector<ManifestObject>> ReadManifests(const std::vector<std::string>
       }
       text = ss.str();
     }
-    auto docs = api::ParseDocuments(text, source);
-    if (!docs.ok()) return docs.status();
+    auto parsed = api::ParseDocuments(text, source);
+    if (!parsed.ok()) return parsed.status();
+    // A "kind: List" (what `get -o yaml` prints for several objects) stands for its items.
+    std::vector<std::pair<json, std::string>> docs;
     size_t n = 0;
-    for (auto& doc : docs.value()) {
+    for (auto& doc : parsed.value()) {
       ++n;
+      std::string where =
+          parsed.value().size() > 1 ? source + " (document " + std::to_string(n) + ")" : source;
+      if (doc.is_object() && doc.value("kind", json()) == "List" && doc.contains("items") &&
+          doc["items"].is_array()) {
+        size_t i = 0;
+        for (auto& item : doc["items"])
+          docs.emplace_back(std::move(item), where + " items[" + std::to_string(i++) + "]");
+      } else {
+        docs.emplace_back(std::move(doc), where);
+      }
+    }
+    for (auto& [doc, where] : docs) {
       ManifestObject m;
-      m.source =
-          docs.value().size() > 1 ? source + " (document " + std::to_string(n) + ")" : source;
+      m.source = where;
       if (!doc.is_object()) return Status::Invalid(m.source + ": expected an object (a mapping)");
       if (!doc.contains("kind") && api::IsShortForm(doc)) doc = api::ExpandShortForm(doc);
       std::string api_version =
@@ -108,16 +122,27 @@ Result<std::vector<ManifestObject>> ReadManifests(const std::vector<std::string>
         return Status::Invalid(m.source + ": no kind \"" + kind + "\" in version \"" + api_version +
                                "\" (Tug serves " + KnownKinds() + ")");
       }
+      if (doc.contains("metadata") && !doc["metadata"].is_object())
+        return Status::Invalid(m.source + ": metadata must be a mapping");
       const json& meta = doc.value("metadata", json::object());
-      if (!meta.is_object() || !meta.contains("name") || !meta["name"].is_string() ||
+      for (const char* f : {"labels", "annotations"})
+        if (meta.contains(f) && !meta[f].is_object() && !meta[f].is_null())
+          return Status::Invalid(m.source + ": metadata." + f + " must be a mapping");
+      if (!meta.contains("name") || !meta["name"].is_string() ||
           meta["name"].get<std::string>().empty()) {
         return Status::Invalid(m.source + ": metadata.name is required");
       }
       m.name = meta["name"].get<std::string>();
+      if (Status s = CheckName(m.name); !s.ok())
+        return Status::Invalid(m.source + ": metadata.name: " + s.message());
       if (m.resource->namespaced) {
         std::string own = meta.contains("namespace") && meta["namespace"].is_string()
                               ? meta["namespace"].get<std::string>()
                               : "";
+        if (!own.empty()) {
+          if (Status s = CheckName(own); !s.ok())
+            return Status::Invalid(m.source + ": metadata.namespace: " + s.message());
+        }
         if (!own.empty() && ns_explicit && own != ns) {
           return Status::Invalid(m.source + ": the namespace from the provided object \"" + own +
                                  "\" does not match the namespace \"" + ns +
@@ -130,7 +155,8 @@ Result<std::vector<ManifestObject>> ReadManifests(const std::vector<std::string>
       out.push_back(std::move(m));
     }
   }
-  if (out.empty()) return Status::Invalid("no objects passed to apply");
+  if (out.empty())
+    return Status::Invalid("no objects in " + paths[0] + (paths.size() > 1 ? " ..." : ""));
   return out;
 }
 

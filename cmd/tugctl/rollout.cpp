@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "cmd/tugctl/rollout.h"
+
+#include "api/json_access.h"
 #include "cmd/tugctl/selection.h"
 #include "cmd/tugctl/verbs.h"
 
@@ -13,20 +15,14 @@ namespace tug::ctl {
 using json = nlohmann::json;
 
 RolloutState RolloutStatus(const json& d) {
-  auto integer = [](const json& obj, const char* f, int64_t fallback) {
-    return obj.is_object() && obj.contains(f) && obj[f].is_number_integer() ? obj[f].get<int64_t>()
-                                                                            : fallback;
-  };
-  std::string name = d.value("metadata", json::object()).value("name", "");
-  const json& meta = d.value("metadata", json::object());
-  const json& spec = d.value("spec", json::object());
-  const json& st = d.value("status", json::object());
-  int64_t generation = integer(meta, "generation", 0);
-  int64_t observed = integer(st, "observedGeneration", 0);
-  int64_t want = integer(spec, "replicas", 1);
-  int64_t updated = integer(st, "updatedReplicas", 0);
-  int64_t total = integer(st, "replicas", 0);
-  int64_t available = integer(st, "availableReplicas", 0);
+  using api::AtInt;
+  std::string name = api::AtString(d, {"metadata", "name"});
+  int64_t generation = AtInt(d, {"metadata", "generation"});
+  int64_t observed = AtInt(d, {"status", "observedGeneration"});
+  int64_t want = AtInt(d, {"spec", "replicas"}, 1);
+  int64_t updated = AtInt(d, {"status", "updatedReplicas"});
+  int64_t total = AtInt(d, {"status", "replicas"});
+  int64_t available = AtInt(d, {"status", "availableReplicas"});
   std::string prefix = "Waiting for deployment \"" + name + "\" rollout to finish: ";
   if (generation > observed) return {false, "Waiting for deployment spec update to be observed..."};
   if (updated < want)
@@ -72,7 +68,7 @@ int RunRolloutStatus(Ctl& ctl, const RolloutOptions& o) {
       last = state.message;
     }
     if (state.done) return 0;
-    if (!o.watch) return 1;
+    if (!o.watch) return 0;
     if (timeout.value().count() > 0 && std::chrono::steady_clock::now() - start >= timeout.value())
       return ctl.Fail("timed out after " + o.timeout + " waiting for deployment \"" + s.names[0] +
                       "\" to roll out: " + state.message);
@@ -92,8 +88,7 @@ void AddRollout(CLI::App& app, Ctl& ctl) {
   cmd->add_option("resources", o->args, "deployment NAME or deployment/NAME")->required();
   cmd->add_option("--timeout", o->timeout, "Give up after this long (e.g. 90s, 5m; 0: never)")
       ->capture_default_str();
-  cmd->add_option("-w,--watch", o->watch, "Wait (true) or print the state once (false)")
-      ->capture_default_str();
+  cmd->add_flag("-w,--watch", o->watch, "Wait (the default); --watch=false prints the state once");
   cmd->footer(R"(Exits 0 once the rollout is complete, 1 on timeout.
 
 Examples:

@@ -1,6 +1,7 @@
 // tugctl scale: sets a deployment's replicas through its /scale subresource.
 #include <memory>
 
+#include "api/json_access.h"
 #include "api/printers.h"
 #include "cmd/tugctl/selection.h"
 #include "cmd/tugctl/verbs.h"
@@ -22,11 +23,14 @@ int RunScale(Ctl& ctl, const ScaleOptions& o) {
   auto sel = ParseSelection(o.args);
   if (!sel.ok()) return ctl.Fail(sel.status().message());
   if (Status s = ctl.Connect(); !s.ok()) return ctl.Fail(s.message());
-  int rc = 0;
+  // Everything named is checked before the first write.
   for (const auto& s : sel.value()) {
     if (!s.resource->has_scale)
       return ctl.Fail("cannot scale " + s.resource->name + ": only deployments have replicas");
     if (s.names.empty()) return ctl.Fail("name the deployment to scale");
+  }
+  int rc = 0;
+  for (const auto& s : sel.value()) {
     for (const auto& name : s.names) {
       std::string path = ResourcePath(*s.resource, ctl.ns(), name, "scale");
       json patch = {{"spec", {{"replicas", o.replicas}}}};
@@ -37,19 +41,19 @@ int RunScale(Ctl& ctl, const ScaleOptions& o) {
           rc = ctl.Fail(cur.status().message());
           continue;
         }
-        int64_t now = cur.value().value("spec", json::object()).value("replicas", int64_t{0});
+        int64_t now = api::AtInt(cur.value(), {"spec", "replicas"});
         if (now != o.current_replicas) {
           rc = ctl.Fail("expected replicas to be " + std::to_string(o.current_replicas) + ", was " +
                         std::to_string(now));
           continue;
         }
         patch["metadata"] = {
-            {"resourceVersion", cur.value()["metadata"].value("resourceVersion", "")}};
+            {"resourceVersion", api::AtString(cur.value(), {"metadata", "resourceVersion"})}};
       }
       auto r = ctl.Request("PATCH", path, patch.dump(), "application/merge-patch+json");
       if (!r.ok()) return ctl.Fail(r.status().message());
       if (r.value().status != 200) {
-        rc = ctl.Fail(ServerMessage(r.value().body));
+        rc = ctl.Fail(ServerMessage(r.value()));
         continue;
       }
       ctl.out << api::ObjectRef(*s.resource, name) << " scaled\n";

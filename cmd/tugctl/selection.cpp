@@ -2,6 +2,14 @@
 
 namespace tug::ctl {
 
+Status CheckName(const std::string& name) {
+  if (name.empty()) return Status::Invalid("resource name may not be empty");
+  if (name.find_first_of("/?#% \t\n") != std::string::npos)
+    return Status::Invalid("invalid resource name \"" + name +
+                           "\": it may not contain '/', '?', '#', '%' or spaces");
+  return Status::Ok();
+}
+
 Result<const api::ResourceInfo*> ResolveType(const std::string& typed) {
   const api::ResourceInfo* r = api::ResolveResource(typed);
   if (!r) {
@@ -33,6 +41,7 @@ Result<std::vector<Selection>> ParseSelection(const std::vector<std::string>& ar
       auto r = ResolveType(a.substr(0, slash));
       if (!r.ok()) return r.status();
       std::string name = a.substr(slash + 1);
+      if (Status st = CheckName(name); !st.ok()) return st;
       if (!out.empty() && out.back().resource == r.value()) {
         out.back().names.push_back(name);
       } else {
@@ -65,6 +74,7 @@ Result<std::vector<Selection>> ParseSelection(const std::vector<std::string>& ar
             "there is no need to give a resource type as a separate argument "
             "when passing arguments in TYPE/NAME form (got \"" +
             args[i] + "\")");
+      if (Status st = CheckName(args[i]); !st.ok()) return st;
       out[0].names.push_back(args[i]);
     }
   }

@@ -19,6 +19,10 @@ struct Selection {
 // names after several types, a mix of TYPE/NAME and plain words.
 Result<std::vector<Selection>> ParseSelection(const std::vector<std::string>& args);
 
+// A name that can go into a URL path: not empty, and without '/', '?', '#', '%' or spaces
+// (the server checks the rest).
+Status CheckName(const std::string& name);
+
 // Looks one type up: "deploy", "pods", "deployments.apps", "Node".
 Result<const api::ResourceInfo*> ResolveType(const std::string& typed);
 

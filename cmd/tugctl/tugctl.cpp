@@ -1,5 +1,8 @@
 // The command line: global flags, the verbs, and how parse errors and help are shown.
+#include <algorithm>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include "cmd/tugctl/verbs.h"
 
@@ -45,9 +48,24 @@ Run 'tugctl VERB --help' for a verb's flags and examples.)");
   AddRollout(app, ctl);
   AddCluster(app, ctl);
   AddVersion(app, ctl);
-  // A mistyped verb gets kubectl's message rather than CLI11's "a subcommand is required".
-  for (int i = 1; i < argc; ++i) {
+  // kubectl (pflag) reads "-o=wide" as "-o wide"; CLI11 would keep the "=".
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    bool past_options = std::find(args.begin(), args.end(), "--") != args.end();
+    if (!past_options && i > 0 && a.size() >= 3 && a[0] == '-' && a[1] != '-' && a[2] == '=') {
+      args.push_back(a.substr(0, 2));
+      args.push_back(a.substr(3));
+    } else {
+      args.push_back(a);
+    }
+  }
+  std::vector<const char*> argp;
+  for (const auto& a : args)
+    argp.push_back(a.c_str());
+  // A mistyped verb gets kubectl's message rather than CLI11's "a subcommand is required".
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (a == "--server" || a == "--token-file" || a == "--config" || a == "-n" ||
         a == "--namespace" || a == "--request-timeout") {
       ++i;
@@ -64,7 +82,7 @@ Run 'tugctl VERB --help' for a verb's flags and examples.)");
     break;
   }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(argp.size()), argp.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e, out, err);
   } catch (const CLI::CallForAllHelp& e) {

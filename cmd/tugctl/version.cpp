@@ -2,6 +2,7 @@
 #include <memory>
 #include <ostream>
 
+#include "api/json_access.h"
 #include "cmd/tugctl/verbs.h"
 
 namespace tug::ctl {
@@ -27,7 +28,7 @@ void AddVersion(CLI::App& app, Ctl& ctl) {
       ctl.exit_code = ctl.Fail(v.status().message());
       return;
     }
-    ctl.out << "Server Version: " << v.value().value("gitVersion", "<unknown>") << "\n";
+    ctl.out << "Server Version: " << api::AtString(v.value(), {"gitVersion"}, "<unknown>") << "\n";
   });
 }
 
