@@ -266,7 +266,7 @@ TEST_CASE("the tab writer aligns column blocks as Go's does", "[cli]") {
   CHECK(api::TabWrite("", 0, 2).empty());
 }
 
-TEST_CASE("-o yaml reads back as the same object", "[cli]") {
+TEST_CASE("get -o yaml reads back as the same object", "[cli]") {
   std::vector<json> samples = {RunningPod(), Deployments()[1], Nodes()[0], Events()[1],
                                json{{"tricky",
                                      {"",
@@ -493,7 +493,7 @@ TEST_CASE("durations are read as kubectl's flags read them", "[cli]") {
   CHECK_FALSE(ctl::ParseDuration("99999999999s").ok());
 }
 
-TEST_CASE("-f reads files, directories and stdin, every document checked first", "[cli]") {
+TEST_CASE("apply -f reads files, directories and stdin, every document checked first", "[cli]") {
   std::string dir = "/tmp/tugctl_manifests_" + std::to_string(::getpid());
   REQUIRE(std::system(("rm -rf " + dir + " && mkdir -p " + dir + "/sub").c_str()) == 0);
   std::ofstream(dir + "/a.yaml")
