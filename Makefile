@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-asan test test-fast test-asan demo clean format
+.PHONY: all deps build build-asan test test-fast test-asan demo down clean format
 
 all: build
 
@@ -32,10 +32,13 @@ test-fast: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --no-tests=error --output-on-failure -j $(JOBS) -LE no-sanitize
 
+# A local cluster (three tugd, three tug-agent; network namespaces as root) running the
+# web-server example; `make down` stops exactly what it started.
 demo: build
-	@echo "make demo: built tugd's foundation in $(BUILD)/."
-	@echo "A later step starts three tugd and three tug-agent here and applies"
-	@echo "manifests/web-server.yaml; the Raft core is ready, the cluster is not yet."
+	@bash scripts/demo.sh
+
+down:
+	@bash scripts/local-cluster.sh down
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -604,6 +604,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   so.host_ip = p->host;
   so.pods_dir = o.data_dir + "/pods";
   so.backoff = o.backoff;
+  so.container_path =
+      std::string(kDefaultPath) + ":" + std::filesystem::path(o.shim).parent_path().string();
   p->sup = std::make_unique<Supervisor>(so, *p->runtime, *p->prober);
   try {
     p->sup->Recover(NowMs());

@@ -241,9 +241,15 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     }
     // The environment: ours first, then the container's own, which may refer to ours.
     std::map<std::string, std::string> vars = {
-        {"PATH", kDefaultPath},      {"HOME", c.launch.work_dir}, {"HOSTNAME", p->name},
-        {"POD_NAME", p->name},       {"POD_NAMESPACE", p->ns},    {"POD_UID", p->uid},
-        {"NODE_NAME", o_.node_name}, {"POD_IP", host_ip},         {"HOST_IP", host_ip}};
+        {"PATH", o_.container_path.empty() ? std::string(kDefaultPath) : o_.container_path},
+        {"HOME", c.launch.work_dir},
+        {"HOSTNAME", p->name},
+        {"POD_NAME", p->name},
+        {"POD_NAMESPACE", p->ns},
+        {"POD_UID", p->uid},
+        {"NODE_NAME", o_.node_name},
+        {"POD_IP", host_ip},
+        {"HOST_IP", host_ip}};
     for (size_t i = 0; i < c.ports.size(); ++i) {
       if (i == 0) vars["PORT"] = std::to_string(c.ports[i].host_port);
       if (!c.ports[i].name.empty())

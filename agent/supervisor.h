@@ -38,6 +38,9 @@ struct SupervisorOptions {
   BackoffOptions backoff;
   int64_t log_max_bytes = 10 << 20;
   int64_t log_check_ms = 1000;
+  // Containers' PATH: the usual directories, and where the agent is installed, so that the
+  // programs shipped with Tug (tug-web) run by name. "": the usual directories only.
+  std::string container_path;
 };
 
 // Which probe a result belongs to; `run` tells results of an earlier run of the container

@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   catch2 libcli11-dev libspdlog-dev
   iproute2 procps           # network namespaces and process tools for the end-to-end tests
+  curl                      # make demo asks the replicas for their answer
 )
 
 missing=()
