@@ -6,6 +6,8 @@
 #include <chrono>
 #include <set>
 
+#include "api/discovery.h"
+#include "api/openapi.h"
 #include "api/validation.h"
 #include "controlplane/resource_watch.h"
 #include "controlplane/store_api.h"
@@ -235,6 +237,38 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
       r.body =
           json{{"kind", "Heartbeat"}, {"node", name}, {"leader", node_.status().leader_name}}.dump(
               -1, ' ', false, json::error_handler_t::replace);
+      respond(std::move(r));
+    }
+    return;
+  }
+  if (req.method == "GET" && (req.path == "/api" || req.path == "/apis" || req.path == "/api/v1" ||
+                              req.path == "/apis/apps/v1")) {
+    // Discovery, as kubectl reads it before anything else.
+    json doc;
+    if (req.path == "/api") {
+      doc = api::ApiVersions();
+    } else if (req.path == "/apis") {
+      doc = api::ApiGroupList();
+    } else if (req.path == "/api/v1") {
+      doc = api::ApiResourceList("", "v1");
+    } else {
+      doc = api::ApiResourceList("apps", "v1");
+    }
+    HttpResponse r;
+    r.body = doc.dump();
+    respond(std::move(r));
+    return;
+  }
+  if (req.method == "GET" &&
+      (req.path == "/openapi/v3" || req.path.rfind("/openapi/v3/", 0) == 0)) {
+    // What kubectl reads to learn that the server validates what it is sent.
+    json doc =
+        req.path == "/openapi/v3" ? api::OpenApiIndex() : api::OpenApiDocument(req.path.substr(12));
+    if (doc.is_null()) {
+      respond(ToHttp(ErrorReply(404, "NotFound", "no OpenAPI document at " + req.path)));
+    } else {
+      HttpResponse r;
+      r.body = doc.dump();
       respond(std::move(r));
     }
     return;

@@ -1,6 +1,9 @@
 #include "controlplane/resource_api.h"
 
+#include "api/discovery.h"
 #include "api/document.h"
+#include "api/strategic_merge.h"
+#include "api/timestamp.h"
 #include "api/validation.h"
 #include "controlplane/resource_watch.h"
 #include "raftstore/node.h"
@@ -51,7 +54,7 @@ std::variant<json, Reply> ParseBody(const HttpRequest& req) {
   return std::move(docs.value().front());
 }
 
-enum class PatchType { kMerge, kJson };
+enum class PatchType { kMerge, kJson, kStrategic };
 
 std::variant<PatchType, Reply> PatchTypeOf(const HttpRequest& req) {
   std::string ct = req.Header("content-type");
@@ -60,10 +63,12 @@ std::variant<PatchType, Reply> PatchTypeOf(const HttpRequest& req) {
     ct.pop_back();
   if (ct == "application/merge-patch+json") return PatchType::kMerge;
   if (ct == "application/json-patch+json") return PatchType::kJson;
+  if (ct == "application/strategic-merge-patch+json") return PatchType::kStrategic;
   return ErrorReply(415, "UnsupportedMediaType",
                     "the patch type \"" + ct +
-                        "\" is not supported; use application/merge-patch+json (RFC 7386) or "
-                        "application/json-patch+json (RFC 6902)");
+                        "\" is not supported; use application/merge-patch+json (RFC 7386), "
+                        "application/json-patch+json (RFC 6902) or "
+                        "application/strategic-merge-patch+json");
 }
 
 // Applies a patch document to `target`; an error Reply when it does not apply.
@@ -76,6 +81,16 @@ std::variant<json, Reply> ApplyPatch(PatchType type, const json& patch, const js
     json out = target;
     out.merge_patch(patch);
     return out;
+  }
+  if (type == PatchType::kStrategic) {
+    auto out = api::StrategicMergePatch(target, patch);
+    if (!out.ok())
+      return ErrorReply(422, "Invalid",
+                        qualified_kind + " \"" + name +
+                            "\" is invalid: the strategic merge patch "
+                            "cannot be applied: " +
+                            out.status().message());
+    return std::move(out).value();
   }
   if (!patch.is_array())
     return BadRequest("a JSON patch must be a list of operations, not " +
@@ -215,12 +230,39 @@ bool ResourceApi::Handle(const HttpRequest& req, const RequestInfo& info, const 
     respond(ToHttp(BadRequest("dryRun is not supported by this server")));
     return true;
   }
+  Respond answer = respond;
+  if ((info.verb == "LIST" || (info.verb == "GET" && info.subresource.empty())) &&
+      api::WantsTable(req.Header("accept"))) {
+    // kubectl's `get` asks for rows and columns: the same answer, as a Table.
+    answer = [respond, r = info.resource, include = req.Query("includeObject")](HttpResponse h) {
+      json body = h.status == 200 ? json::parse(h.body, nullptr, false) : json();
+      if (!body.is_object()) {
+        respond(std::move(h));
+        return;
+      }
+      std::vector<json> objects;
+      if (body.contains("items") && body["items"].is_array()) {
+        for (const auto& it : body["items"])
+          objects.push_back(it);
+      } else {
+        objects.push_back(body);
+      }
+      std::string rv;
+      if (body.contains("metadata") && body["metadata"].is_object() &&
+          body["metadata"].contains("resourceVersion") &&
+          body["metadata"]["resourceVersion"].is_string())
+        rv = body["metadata"]["resourceVersion"].get<std::string>();
+      h.body = api::ToTable(*r, objects, rv, include, api::NowUnixSeconds())
+                   .dump(-1, ' ', false, json::error_handler_t::replace);
+      respond(std::move(h));
+    };
+  }
   if (info.name.empty()) {
-    HandleCollection(req, info, respond);
+    HandleCollection(req, info, answer);
   } else if (info.subresource == "scale") {
-    HandleScale(req, info, respond);
+    HandleScale(req, info, answer);
   } else {
-    HandleObject(req, info, respond);
+    HandleObject(req, info, answer);
   }
   return true;
 }

@@ -238,6 +238,24 @@ TEST_CASE("create, get, list, replace, merge-patch and delete work for every kin
     CHECK(patched.body["x-unknown"]["kept"] == true);
     CHECK(api.Get(item).body == patched.body);
 
+    if (k.collection.find("/deployments") != std::string::npos) {
+      // kubectl's strategic merge patch: the container named changes, the rest stays.
+      json before = patched.body["spec"]["template"]["spec"]["containers"][0];
+      json smp = {
+          {"spec",
+           {{"template",
+             {{"spec", {{"containers", {{{"name", before["name"]}, {"image", "other:2"}}}}}}}}}}};
+      auto strategic =
+          api.Call("PATCH", item, smp.dump(), "application/strategic-merge-patch+json");
+      INFO(strategic.text);
+      REQUIRE(strategic.code == 200);
+      json after = strategic.body["spec"]["template"]["spec"]["containers"][0];
+      CHECK(after["image"] == "other:2");
+      before.erase("image");
+      after.erase("image");
+      CHECK(after == before);
+    }
+
     auto deleted = api.Delete(item);
     INFO(deleted.text);
     REQUIRE(deleted.code == 200);
@@ -654,9 +672,12 @@ TEST_CASE("bad requests get the right Status and change nothing", "[api][cluster
        "RequestEntityTooLarge", ""},
       {"wrong content type", "POST", d, Deployment("ct", 1).dump(), "text/plain", 415,
        "UnsupportedMediaType", "application/json, application/yaml"},
-      {"strategic merge patch", "PATCH", d + "/web", "{\"spec\":{\"replicas\":5}}",
-       "application/strategic-merge-patch+json", 415, "UnsupportedMediaType",
-       "application/merge-patch+json"},
+      {"server-side apply", "PATCH", d + "/web", "{\"spec\":{\"replicas\":5}}",
+       "application/apply-patch+yaml", 415, "UnsupportedMediaType",
+       "application/strategic-merge-patch+json"},
+      {"strategic merge patch without a merge key", "PATCH", d + "/web",
+       "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"image\":\"x\"}]}}}}",
+       "application/strategic-merge-patch+json", 422, "Invalid", "lacks its merge key \"name\""},
       {"invalid patch result", "PATCH", d + "/web", "{\"spec\":{\"replicas\":-1}}",
        "application/merge-patch+json", 422, "Invalid", "must be greater than or equal to 0"},
       {"renaming by PUT", "PUT", d + "/web", Deployment("other", 1).dump(), "application/json", 400,
@@ -808,4 +829,60 @@ TEST_CASE("without a quorum, requests get 503 within the request timeout and cha
   REQUIRE(stale.code == 200);
   REQUIRE(stale.body["items"].size() == 1);
   CHECK(stale.body["items"][0]["metadata"]["name"] == "before");
+}
+
+TEST_CASE("discovery, and lists in the Table form, as kubectl reads them", "[api][cluster]") {
+  TugdCluster c(ApiOnly());
+  Started(c);
+  Api api(c, c.Apis());
+  REQUIRE(api.Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 2)).code ==
+          201);
+
+  auto core = api.Get("/api/v1");
+  REQUIRE(core.code == 200);
+  CHECK(core.body["kind"] == "APIResourceList");
+  bool pods = false;
+  for (const auto& r : core.body["resources"])
+    pods = pods || (r["name"] == "pods" && r["shortNames"] == json{"po"});
+  CHECK(pods);
+  CHECK(api.Get("/api").body["versions"] == json{"v1"});
+  CHECK(api.Get("/apis").body["groups"][0]["name"] == "apps");
+  auto apps = api.Get("/apis/apps/v1");
+  REQUIRE(apps.code == 200);
+  bool scale = false;
+  for (const auto& r : apps.body["resources"])
+    scale = scale || (r["name"] == "deployments/scale" && r["kind"] == "Scale");
+  CHECK(scale);
+  CHECK(api.Get("/version").body["gitVersion"].get<std::string>().rfind("v", 0) == 0);
+  auto openapi = api.Get("/openapi/v3");
+  REQUIRE(openapi.code == 200);
+  std::string gv_url = openapi.body["paths"]["apis/apps/v1"]["serverRelativeURL"];
+  auto gv = api.Get(gv_url);
+  REQUIRE(gv.code == 200);
+  CHECK(gv.body["openapi"] == "3.0.0");
+  CHECK(api.Get("/openapi/v3/apis/batch/v1").code == 404);
+
+  tug::api::HttpClient client(c.Apis(), c.Token());
+  tug::api::RequestOptions o;
+  o.headers["Accept"] =
+      "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;"
+      "g=meta.k8s.io,application/json";
+  auto table = client.Get("/apis/apps/v1/namespaces/default/deployments?limit=500", o);
+  REQUIRE(table.ok());
+  INFO(table->body);
+  REQUIRE(table->status == 200);
+  json t = json::parse(table->body);
+  CHECK(t["kind"] == "Table");
+  CHECK(t["columnDefinitions"][0]["name"] == "NAME");
+  REQUIRE(t["rows"].size() == 1);
+  CHECK(t["rows"][0]["cells"][0] == "web");
+  CHECK(t["rows"][0]["cells"][1] == "0/2");
+  auto one = client.Get("/apis/apps/v1/namespaces/default/deployments/web", o);
+  REQUIRE(one.ok());
+  CHECK(json::parse(one->body)["rows"].size() == 1);
+  // Errors stay Status objects.
+  auto missing = client.Get("/apis/apps/v1/namespaces/default/deployments/nope", o);
+  REQUIRE(missing.ok());
+  CHECK(missing->status == 404);
+  CHECK(json::parse(missing->body)["kind"] == "Status");
 }
