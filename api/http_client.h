@@ -83,6 +83,9 @@ class HttpClient {
   std::vector<std::unique_ptr<Conn>> conns_;
 };
 
+// Percent-encodes a query parameter's value (everything but letters, digits and "-._~").
+std::string QueryEscape(const std::string& s);
+
 // "http://127.0.0.1:7101,http://..." -> {"127.0.0.1:7101", ...}
 std::vector<std::string> SplitServers(const std::string& list);
 

@@ -17,21 +17,6 @@ using nlohmann::json;
 
 const std::string kPrefix = "/api/v1/namespaces/";
 
-std::string Encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 PodLogProxy::PodLogProxy(boost::asio::io_context& io, Registry& registry)
@@ -110,7 +95,8 @@ void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std
   std::string query;
   for (const char* key : {"container", "tailLines"}) {
     if (!req.Query(key).empty())
-      query += std::string(query.empty() ? "?" : "&") + key + "=" + Encode(req.Query(key));
+      query +=
+          std::string(query.empty() ? "?" : "&") + key + "=" + api::QueryEscape(req.Query(key));
   }
   bool follow = req.Query("follow") == "true";
   if (follow) query += std::string(query.empty() ? "?" : "&") + "follow=true";

@@ -187,21 +187,6 @@ std::string ResourcePath(const api::ResourceInfo& r, const std::string& ns, cons
   return p;
 }
 
-std::string QueryEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
-
 Status Ctl::Connect() {
   if (connected_) return Status::Ok();
   auto t = ResolveTarget(flags, [](const char* name) -> std::optional<std::string> {
@@ -252,6 +237,22 @@ Result<json> Ctl::GetJson(const std::string& target) {
   if (!j.is_object())
     return Status::Error("the server's answer to GET " + target + " is not a JSON object");
   return j;
+}
+
+Result<std::vector<json>> Ctl::GetNamed(const api::ResourceInfo& r,
+                                        const std::vector<std::string>& names,
+                                        std::vector<std::string>* not_found) {
+  std::vector<json> found;
+  for (const auto& name : names) {
+    auto obj = GetJson(ResourcePath(r, ns(), name));
+    if (!obj.ok()) {
+      if (obj.status().code() != Status::Code::kNotFound) return obj.status();
+      not_found->push_back(obj.status().message());
+      continue;
+    }
+    found.push_back(std::move(obj).value());
+  }
+  return found;
 }
 
 int Ctl::Fail(const std::string& message) {

@@ -61,8 +61,7 @@ std::string ServerMessage(const api::HttpResult& r);
 std::string ResourcePath(const api::ResourceInfo& r, const std::string& ns,
                          const std::string& name = "", const std::string& sub = "");
 
-// Percent-encodes a query parameter's value.
-std::string QueryEscape(const std::string& s);
+using api::QueryEscape;
 
 class Ctl {
  public:
@@ -91,6 +90,13 @@ class Ctl {
   std::chrono::milliseconds request_timeout() const { return timeout_; }
   // Whether --request-timeout was given (then it also ends watches and followed logs).
   bool request_timeout_given() const { return timeout_given_; }
+
+  // The objects of kind `r` named `names` in the namespace, in order. Those that do not exist
+  // are left out and their "not found" messages appended to `not_found`; any other failure
+  // is the error.
+  Result<std::vector<nlohmann::json>> GetNamed(const api::ResourceInfo& r,
+                                               const std::vector<std::string>& names,
+                                               std::vector<std::string>* not_found);
 
   // Prints "error: <message>" on stderr and returns 1 (the exit code).
   int Fail(const std::string& message);

@@ -425,16 +425,9 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
       for (const auto& it : api::AtArray(list.value(), {"items"}))
         objs.push_back(it);
     } else {
-      for (const auto& name : s.names) {
-        auto obj = ctl.GetJson(ResourcePath(*s.resource, ctl.ns(), name));
-        if (!obj.ok()) {
-          if (obj.status().code() != Status::Code::kNotFound)
-            return ctl.Fail(obj.status().message());
-          errors.push_back(obj.status().message());
-          continue;
-        }
-        objs.push_back(std::move(obj).value());
-      }
+      auto named = ctl.GetNamed(*s.resource, s.names, &errors);
+      if (!named.ok()) return ctl.Fail(named.status().message());
+      objs = std::move(named).value();
     }
     for (const auto& obj : objs) {
       std::vector<json> events, pods;

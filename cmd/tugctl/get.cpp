@@ -132,17 +132,10 @@ int RunGet(Ctl& ctl, const GetOptions& o) {
   for (const auto& s : sel.value()) {
     std::vector<json> objs;
     if (!s.names.empty()) {
-      for (const auto& name : s.names) {
-        auto obj = ctl.GetJson(ResourcePath(*s.resource, ctl.ns(), name));
-        if (!obj.ok()) {
-          if (obj.status().code() != Status::Code::kNotFound)
-            return ctl.Fail(obj.status().message());
-          errors.push_back(obj.status().message());
-          continue;
-        }
-        list_rv = api::AtString(obj.value(), {"metadata", "resourceVersion"});
-        objs.push_back(std::move(obj).value());
-      }
+      auto found = ctl.GetNamed(*s.resource, s.names, &errors);
+      if (!found.ok()) return ctl.Fail(found.status().message());
+      objs = std::move(found).value();
+      if (!objs.empty()) list_rv = api::AtString(objs.back(), {"metadata", "resourceVersion"});
     } else {
       auto list = ctl.GetJson(ResourcePath(*s.resource, ns) + ListQuery(o));
       if (!list.ok()) return ctl.Fail(list.status().message());
