@@ -140,6 +140,13 @@ Outcome Attempt(HttpClient::Conn& c, const std::string& server,
 
 }  // namespace
 
+std::string HttpClient::Tried() const {
+  std::string out;
+  for (size_t i = 0; i < servers_.size(); ++i)
+    out += (i ? ", " : "") + servers_[i];
+  return out;
+}
+
 Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& target,
                                   const std::string& body, const RequestOptions& o) {
   if (servers_.empty())
@@ -180,10 +187,7 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
       tried_in_round = 0;
       if (round_unreachable && o.max_unreachable_rounds > 0 &&
           ++unreachable_rounds >= o.max_unreachable_rounds) {
-        std::string tried;
-        for (size_t i = 0; i < servers_.size(); ++i)
-          tried += (i ? ", " : "") + servers_[i];
-        return Status::Unavailable("cannot reach any server (tried " + tried +
+        return Status::Unavailable("cannot reach any server (tried " + Tried() +
                                    "); last error: " + errors.back());
       }
       round_unreachable = true;
@@ -193,11 +197,8 @@ Result<HttpResult> HttpClient::Do(const std::string& method, const std::string& 
     }
     if (Clock::now() >= deadline) break;
   }
-  std::string tried;
-  for (size_t i = 0; i < servers_.size(); ++i)
-    tried += (i ? ", " : "") + servers_[i];
   return Status::Unavailable("no server answered within " + std::to_string(o.timeout.count()) +
-                             " ms (tried " + tried +
+                             " ms (tried " + Tried() +
                              "); last error: " + (errors.empty() ? "none" : errors.back()));
 }
 

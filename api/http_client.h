@@ -77,6 +77,8 @@ class HttpClient {
   struct Conn;
 
  private:
+  std::string Tried() const;  // "host:port, host:port" for error messages
+
   std::vector<std::string> servers_;  // host:port
   std::string token_;
   size_t current_ = 0;

@@ -37,9 +37,7 @@ std::string NoneIfEmpty(const std::string& s) {
 std::string Restarts(const json& pod, int64_t now) {
   int64_t restarts = 0;
   std::optional<int64_t> last;
-  for (const auto& cs : At(pod, {"status", "containerStatuses"}).is_array()
-                            ? At(pod, {"status", "containerStatuses"})
-                            : json::array()) {
+  for (const auto& cs : AtArray(pod, {"status", "containerStatuses"})) {
     restarts += Int(At(cs, {"restartCount"}));
     auto t = ParseRfc3339(Str(At(cs, {"lastState", "terminated", "finishedAt"})));
     if (t && (!last || *t > *last)) last = t;
@@ -50,13 +48,10 @@ std::string Restarts(const json& pod, int64_t now) {
 }
 
 std::string PodReady(const json& pod) {
-  size_t total =
-      At(pod, {"spec", "containers"}).is_array() ? At(pod, {"spec", "containers"}).size() : 0;
+  size_t total = AtArray(pod, {"spec", "containers"}).size();
   size_t ready = 0;
-  const json& statuses = At(pod, {"status", "containerStatuses"});
-  if (statuses.is_array())
-    for (const auto& cs : statuses)
-      if (At(cs, {"ready"}) == true) ++ready;
+  for (const auto& cs : AtArray(pod, {"status", "containerStatuses"}))
+    if (At(cs, {"ready"}) == true) ++ready;
   return std::to_string(ready) + "/" + std::to_string(total);
 }
 

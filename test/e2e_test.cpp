@@ -165,7 +165,6 @@ TEST_CASE(
 
   // The killed member comes back, catches up and agrees.
   REQUIRE(lc.Start(old_leader));
-  json lead;
   CHECK(WaitFor(
       [&] {
         tug::api::HttpClient c({lc.Api(old_leader)}, lc.Token());

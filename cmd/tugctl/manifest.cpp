@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "api/document.h"
+#include "api/json_access.h"
 #include "api/workload.h"
 #include "cmd/tugctl/selection.h"
 
@@ -107,10 +108,8 @@ Result<std::vector<ManifestObject>> ReadManifests(const std::vector<std::string>
       m.source = where;
       if (!doc.is_object()) return Status::Invalid(m.source + ": expected an object (a mapping)");
       if (!doc.contains("kind") && api::IsShortForm(doc)) doc = api::ExpandShortForm(doc);
-      std::string api_version =
-          doc.value("apiVersion", json()).is_string() ? doc["apiVersion"].get<std::string>() : "";
-      std::string kind =
-          doc.value("kind", json()).is_string() ? doc["kind"].get<std::string>() : "";
+      std::string api_version = api::AtString(doc, {"apiVersion"});
+      std::string kind = api::AtString(doc, {"kind"});
       if (api_version.empty() || kind.empty()) {
         std::string missing = api_version.empty() && kind.empty() ? "apiVersion and kind are"
                               : api_version.empty()               ? "apiVersion is"

@@ -66,8 +66,11 @@ Run 'tugctl VERB --help' for a verb's flags and examples.)");
   // A mistyped verb gets kubectl's message rather than CLI11's "a subcommand is required".
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--server" || a == "--token-file" || a == "--config" || a == "-n" ||
-        a == "--namespace" || a == "--request-timeout") {
+    // A global option that takes a value (--server URL, -n NS): its value is not a verb.
+    bool takes_value = false;
+    for (const CLI::Option* opt : app.get_options())
+      takes_value = takes_value || (opt->check_name(a) && opt->get_type_size() != 0);
+    if (takes_value) {
       ++i;
       continue;
     }
