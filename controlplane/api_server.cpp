@@ -146,6 +146,11 @@ void ApiServer::KeepToken() {
   });
 }
 
+void ApiServer::SetHttpsEndpoint(std::string url, std::string ca_pem) {
+  https_url_ = std::move(url);
+  https_ca_ = std::move(ca_pem);
+}
+
 void ApiServer::Handle(HttpRequest req, Respond respond) {
   auto start = std::chrono::steady_clock::now();
   RequestInfo info = ClassifyRequest(req);
@@ -272,6 +277,18 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
       respond(std::move(r));
     }
     return;
+  }
+  if (req.path == "/cluster/status" && !https_url_.empty()) {
+    // The store's answer, plus where this member serves HTTPS (for kubeconfigs).
+    Respond add_https = [this, respond](HttpResponse r) {
+      auto j = json::parse(r.body, nullptr, false);
+      if (r.status == 200 && j.is_object()) {
+        j["https"] = {{"url", https_url_}, {"certificateAuthority", https_ca_}};
+        r.body = j.dump();
+      }
+      respond(std::move(r));
+    };
+    if (HandleStoreRequest(node_, hub_, req, add_https)) return;
   }
   if (HandleStoreRequest(node_, hub_, req, respond)) return;
   if (logs_->Handle(req, auth_->token(), respond)) return;

@@ -38,6 +38,9 @@ class ApiServer {
 
   // The HttpServer's handler.
   void Handle(HttpRequest req, Respond respond);
+  // Tells clients (in /cluster/status, as "https": {"url", "certificateAuthority"}) where
+  // this member serves the API over TLS and which certificate to trust for it.
+  void SetHttpsEndpoint(std::string url, std::string ca_pem);
   // Starts the cluster-token upkeep and the controllers' leadership check (timers).
   void Start();
   void Stop();
@@ -65,6 +68,7 @@ class ApiServer {
   struct Timer;
   std::unique_ptr<Timer> timer_;
   std::unique_ptr<PodLogProxy> logs_;
+  std::string https_url_, https_ca_;
   bool proposing_token_ = false;
   uint64_t token_watch_ = 0;
 };

@@ -34,8 +34,12 @@ Reply NotFound(const api::ResourceInfo& r, const std::string& name);       // 40
 Reply AlreadyExists(const api::ResourceInfo& r, const std::string& name);  // 409
 Reply Conflict(const api::ResourceInfo& r, const std::string& name,        // 409
                const std::string& why);
-Reply Invalid(const api::ResourceInfo& r, const std::string& name,  // 422
-              const std::string& message);
+// 422. With details.causes (field, reason, message) split out of a validation message, so
+// kubectl can print "The Deployment \"web\" is invalid: spec.replicas: Invalid value: ...".
+Reply Invalid(const api::ResourceInfo& r, const std::string& name, const std::string& message);
+// The causes of a validation message ("X \"n\" is invalid: f: Invalid value: ..."); empty
+// when it does not read field by field.
+nlohmann::json InvalidCauses(const std::string& message);
 Reply BadRequest(const std::string& message);  // 400
 Reply Gone(const std::string& message);        // 410 Expired
 

@@ -44,6 +44,9 @@ Use tugctl against it:
   $BIN/tugctl scale deployment web-server --replicas 5
   $BIN/tugctl logs deployment/web-server
   $BIN/tugctl describe node node-a
+or kubectl, if you have it (the members also serve HTTPS; the kubeconfig holds the token):
+  export KUBECONFIG=$abs/kubeconfig
+  kubectl get deployments,pods -o wide
 Logs of each process: $abs/logs/
 Stop everything it started: make down
 EOF

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev
   libprotobuf-dev protobuf-compiler
   catch2 libcli11-dev libspdlog-dev
+  libssl-dev openssl        # tugd's HTTPS listener; the launcher makes its certificate
   iproute2 procps           # network namespaces and process tools for the end-to-end tests
   curl                      # make demo asks the replicas for their answer
 )

@@ -17,7 +17,11 @@
 #   kill NAME [SIG]    send SIG (default KILL) and wait until it is gone
 #   isolate NAME       take NAME's link down (namespaces only); `heal NAME` brings it back
 #   exec NAME CMD...   run CMD where NAME runs (inside its namespace)
-#   pid NAME | addr NAME | servers | config
+#   pid NAME | addr NAME | servers | config | kubeconfig
+#
+# Members also serve the API over HTTPS (netns: port 7443; loopback: B+301..B+303) with a
+# certificate `up` makes (DIR/tls: a CA and a server certificate naming every member's
+# address); DIR/kubeconfig points kubectl at cp1 with it.
 #
 # Options (before the command):
 #   --dir DIR          the cluster's directory: data, logs, PIDs, token, tugctl config
@@ -26,7 +30,8 @@
 #   --net MODE         netns, loopback, or auto (default: netns when root, else loopback)
 #   --prefix P         names of namespaces and links, up to 5 characters (default tug)
 #   --subnet N         namespaces: addresses 10.213.N.0/24 (default 0)
-#   --port-base B      loopback: APIs on B+1..B+3, peers B+101.., agents B+201.. (default 7100)
+#   --port-base B      loopback: APIs on B+1..B+3, peers B+101.., agents B+201.., HTTPS
+#                      B+301.. (default 7100)
 #   --node-grace-ms MS passed to every tugd (default 5000)
 set -euo pipefail
 
@@ -49,7 +54,7 @@ while [[ $# -gt 0 && $1 == --* ]]; do
     *) echo "local-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $# -ge 1 ]] || { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 CMD=$1
 shift
 
@@ -83,6 +88,7 @@ layout() {
       eval "API_${n//-/_}=10.213.$SUBNET.$host:7101"
       eval "PEER_${n//-/_}=10.213.$SUBNET.$host:7201"
       eval "AGENT_${n//-/_}=10.213.$SUBNET.$host:7301"
+      eval "TLS_${n//-/_}=10.213.$SUBNET.$host:7443"
     done
   else
     for n in "${ALL[@]}"; do
@@ -91,6 +97,7 @@ layout() {
       eval "API_${n//-/_}=127.0.0.1:$((PORT_BASE + i))"
       eval "PEER_${n//-/_}=127.0.0.1:$((PORT_BASE + 100 + i))"
       eval "AGENT_${n//-/_}=127.0.0.1:$((PORT_BASE + 200 + i))"
+      eval "TLS_${n//-/_}=127.0.0.1:$((PORT_BASE + 300 + i))"
     done
   fi
 }
@@ -159,7 +166,8 @@ start_one() {
   if [[ " ${MEMBERS[*]} " == *" $n "* ]]; then
     launch "$n" "$BIN/tugd" --name "$n" --data-dir "$DIR/$n" \
       --peer-addr "$(var PEER "$n")" --api-addr "$(var API "$n")" \
-      --initial-cluster "$initial" --token-file "$DIR/token" --node-grace-ms "$GRACE_MS"
+      --initial-cluster "$initial" --token-file "$DIR/token" --node-grace-ms "$GRACE_MS" \
+      --tls-addr "$(var TLS "$n")" --tls-cert "$DIR/tls/server-chain.crt" --tls-key "$DIR/tls/server.key"
   else
     launch "$n" "$BIN/tug-agent" --name "$n" --data-dir "$DIR/$n" --server "$(servers)" \
       --addr "$(var AGENT "$n")" --token-file "$DIR/token" --labels "tug.io/demo=true"
@@ -199,6 +207,28 @@ dir_processes() {
 }
 
 ctl() { "$BIN/tugctl" --config "$DIR/config" "$@"; }
+
+# A CA and a server certificate it signs, naming every member's address, for the members'
+# HTTPS listeners. server-chain.crt is the server's certificate followed by the CA's, from
+# which a member tells clients what to trust.
+make_certs() {
+  local t=$DIR/tls san="DNS:localhost,IP:127.0.0.1"
+  for m in "${MEMBERS[@]}"; do san+=",IP:$(var ADDR "$m")"; done
+  rm -rf "$t"
+  mkdir -p "$t"
+  chmod 700 "$t"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$t/ca.key" -out "$t/ca.crt" -days 3650 \
+    -subj "/CN=tug-local-ca" 2> "$t/openssl.log" || die "openssl: $(cat "$t/openssl.log")"
+  openssl req "${ec[@]}" -keyout "$t/server.key" -out "$t/server.csr" -subj "/CN=tugd" \
+    2>> "$t/openssl.log" || die "openssl: $(cat "$t/openssl.log")"
+  printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+    "$san" > "$t/server.ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" \
+    -set_serial "0x$(openssl rand -hex 8)" -days 3650 -extfile "$t/server.ext" \
+    -out "$t/server.crt" 2>> "$t/openssl.log" || die "openssl: $(cat "$t/openssl.log")"
+  cat "$t/server.crt" "$t/ca.crt" > "$t/server-chain.crt"
+}
 
 # --- the network -----------------------------------------------------------------------------
 
@@ -275,9 +305,12 @@ case $CMD in
       "$MODE" "$PREFIX" "$SUBNET" "$PORT_BASE" "$BIN" "$GRACE_MS" > "$STATE"
     [[ -s $DIR/token ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$DIR/token")
     printf 'server: %s\ntoken-file: %s\n' "$(servers)" "$DIR/token" > "$DIR/config"
+    command -v openssl > /dev/null || die "openssl is missing (scripts/install-deps.sh installs it)"
+    make_certs
     [[ $MODE == netns ]] && net_up
     for m in "${MEMBERS[@]}"; do start_one "$m"; done
     wait_for 30 "electing a leader" ctl cluster status
+    (umask 077 && ctl config kubeconfig > "$DIR/kubeconfig") || die "cannot write $DIR/kubeconfig"
     for a in "${AGENTS[@]}"; do start_one "$a"; done
     wait_for 30 "three Ready nodes" ready_nodes
     echo "local-cluster: up in $DIR ($MODE): members $(servers)"
@@ -320,5 +353,6 @@ case $CMD in
   addr) load_state; var ADDR "${1:?name}" ;;
   servers) load_state; servers ;;
   config) echo "$DIR/config" ;;
-  *) die "unknown command $CMD (up, down, status, start, stop, kill, isolate, heal, exec, pid, addr, servers, config)" ;;
+  kubeconfig) echo "$DIR/kubeconfig" ;;
+  *) die "unknown command $CMD (up, down, status, start, stop, kill, isolate, heal, exec, pid, addr, servers, config, kubeconfig)" ;;
 esac

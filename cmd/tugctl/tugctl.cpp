@@ -32,6 +32,7 @@ int RunTugctl(int argc, const char* const* argv, std::ostream& out, std::ostream
   tugctl rollout status deployment web-server
   tugctl logs -f deployment/web-server
   tugctl cluster status
+  tugctl config kubeconfig > tug.kubeconfig    # then: KUBECONFIG=tug.kubeconfig kubectl get pods
 
 The config file (~/.tug/config, YAML):
   server: http://127.0.0.1:7101,http://127.0.0.1:7102,http://127.0.0.1:7103
@@ -47,6 +48,7 @@ Run 'tugctl VERB --help' for a verb's flags and examples.)");
   AddLogs(app, ctl);
   AddRollout(app, ctl);
   AddCluster(app, ctl);
+  AddConfig(app, ctl);
   AddVersion(app, ctl);
   // kubectl (pflag) reads "-o=wide" as "-o wide"; CLI11 would keep the "=".
   std::vector<std::string> args;

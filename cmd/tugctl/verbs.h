@@ -16,6 +16,7 @@ void AddScale(CLI::App& app, Ctl& ctl);
 void AddLogs(CLI::App& app, Ctl& ctl);
 void AddRollout(CLI::App& app, Ctl& ctl);
 void AddCluster(CLI::App& app, Ctl& ctl);
+void AddConfig(CLI::App& app, Ctl& ctl);
 void AddVersion(CLI::App& app, Ctl& ctl);
 
 // The program: every verb and the global flags. Returns the exit code; output goes to

@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 #include <cstdio>
+#include <memory>
 
 #include "controlplane/api_server.h"
 #include "controlplane/http_server.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   CLI::App app{"tugd: a Tug control-plane member (Raft-replicated store and API server)"};
   tug::store::NodeOptions o;
   std::string initial_cluster, token_file, log_level = "info";
+  std::string tls_addr, tls_cert, tls_key;
   int node_grace_ms = 5000;
   bool run_controllers = true;
   uint64_t max_request_bytes = 3 << 20;
@@ -48,6 +50,16 @@ int main(int argc, char** argv) {
       ->default_val(true);
   app.add_option("--token-file", token_file,
                  "bearer token file (default: generated in the data dir)");
+  auto* tls_addr_opt = app.add_option(
+      "--tls-addr", tls_addr,
+      "ip:port of the same API over HTTPS, as kubectl needs (it sends tokens only over TLS)");
+  auto* cert_opt = app.add_option("--tls-cert", tls_cert,
+                                  "PEM certificate chain for --tls-addr: the server's "
+                                  "certificate first, then its CA");
+  auto* key_opt = app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
+  tls_addr_opt->needs(cert_opt)->needs(key_opt);
+  cert_opt->needs(tls_addr_opt);
+  key_opt->needs(tls_addr_opt);
   app.add_option("--snapshot-entries", o.snapshot_entries, "applied entries between snapshots")
       ->default_val(10000);
   app.add_option("--request-timeout-ms", o.request_timeout_ms,
@@ -96,9 +108,25 @@ int main(int argc, char** argv) {
       },
       max_request_bytes);
   if (auto s = http.Listen(o.api_addr); !s) return Fail(s.message());
+  // The HTTPS listener serves the same handler; the plain one stays for agents and tugctl.
+  std::unique_ptr<tug::cp::HttpServer> https;
+  if (!tls_addr.empty()) {
+    https = std::make_unique<tug::cp::HttpServer>(
+        io,
+        [&server](tug::cp::HttpRequest req, tug::cp::Respond respond) {
+          server.Handle(std::move(req), std::move(respond));
+        },
+        max_request_bytes);
+    if (auto s = https->UseTls(tls_cert, tls_key); !s) return Fail(s.message());
+    auto ca = tug::cp::TlsTrustAnchor(tls_cert);
+    if (!ca.ok()) return Fail(ca.status().message());
+    if (auto s = https->Listen(tls_addr); !s) return Fail(s.message());
+    server.SetHttpsEndpoint(tug::cp::HttpsUrl(tls_addr, o.api_addr), ca.value());
+  }
   if (auto s = n.Start(); !s) return Fail(s.message());
   server.Start();
-  spdlog::info("serving the API on {} and peers on {}", o.api_addr, o.peer_addr);
+  spdlog::info("serving the API on {}{} and peers on {}", o.api_addr,
+               tls_addr.empty() ? "" : " (HTTPS on " + tls_addr + ")", o.peer_addr);
   if (server.auth().fixed()) {
     spdlog::info("clients authenticate with the token in {}", server.auth().path());
   } else {
@@ -111,9 +139,11 @@ int main(int argc, char** argv) {
     if (ec) return;
     spdlog::info("signal {}: planned stop", sig);
     http.StopAccepting();
+    if (https) https->StopAccepting();
     n.Shutdown([&] {
       server.Stop();
       http.Stop();
+      if (https) https->Stop();
       io.stop();
     });
   });

@@ -37,7 +37,8 @@ struct Exec {
     envp_.push_back(nullptr);
   }
   [[noreturn]] void Run() {
-    ::execve(argv_[0], argv_.data(), envp_.data());
+    // A name without a '/' is looked up on PATH, as a shell would.
+    ::execvpe(argv_[0], argv_.data(), envp_.data());
     ::_exit(127);
   }
 

@@ -1,6 +1,7 @@
 #include "test/support/tugd_cluster.h"
 
 #include "api/base64.h"
+#include "test/support/run_command.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -101,6 +102,43 @@ int FreePort() {
   throw std::runtime_error("cannot find a free port in 20000-32000");
 }
 
+namespace {
+
+void Openssl(std::vector<std::string> args) {
+  args.insert(args.begin(), "openssl");
+  auto r = RunCommand(args);
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : args)
+      cmd += a + " ";
+    throw std::runtime_error(cmd + "failed: " + r.err);
+  }
+}
+
+// As scripts/local-cluster.sh does: a CA, a server certificate it signs, and the chain file.
+void MakeCertificates(const std::string& dir) {
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  auto with = [&](std::vector<std::string> a) {
+    a.insert(a.begin() + 1, ec.begin(), ec.end());
+    return a;
+  };
+  Openssl(with({"req", "-x509", "-keyout", dir + "/ca.key", "-out", dir + "/ca.crt", "-days", "30",
+                "-subj", "/CN=tug-test-ca"}));
+  Openssl(with(
+      {"req", "-keyout", dir + "/server.key", "-out", dir + "/server.csr", "-subj", "/CN=tugd"}));
+  std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                                        "extendedKeyUsage=serverAuth\n";
+  Openssl({"x509", "-req", "-in", dir + "/server.csr", "-CA", dir + "/ca.crt", "-CAkey",
+           dir + "/ca.key", "-set_serial", "4242", "-days", "30", "-extfile", dir + "/server.ext",
+           "-out", dir + "/server.crt"});
+  std::ifstream leaf(dir + "/server.crt"), ca(dir + "/ca.crt");
+  std::ofstream chain(dir + "/server-chain.crt");
+  chain << leaf.rdbuf() << ca.rdbuf();
+}
+
+}  // namespace
+
 TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
   char tmpl[] = "/tmp/tugd-test-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
@@ -108,8 +146,10 @@ TugdCluster::TugdCluster(ClusterOptions o) : opt_(std::move(o)) {
   for (int i = 0; i < opt_.members; ++i) {
     api_ports_.push_back(FreePort());
     peer_ports_.push_back(FreePort());
+    tls_ports_.push_back(opt_.tls ? FreePort() : 0);
     pids_.push_back(-1);
   }
+  if (opt_.tls) MakeCertificates(root_);
   if (opt_.token_file) {
     std::ofstream(root_ + "/token")
         << "test-" << std::to_string(::getpid()) << "-" << std::to_string(api_ports_[0]) << "\n";
@@ -139,6 +179,14 @@ std::string TugdCluster::TokenFile() const {
 
 std::string TugdCluster::Api(int i) const {
   return "127.0.0.1:" + std::to_string(api_ports_[static_cast<size_t>(i)]);
+}
+
+std::string TugdCluster::TlsApi(int i) const {
+  return "127.0.0.1:" + std::to_string(tls_ports_[static_cast<size_t>(i)]);
+}
+
+std::string TugdCluster::CaFile() const {
+  return root_ + "/ca.crt";
 }
 
 std::vector<std::string> TugdCluster::Apis() const {
@@ -191,6 +239,10 @@ pid_t TugdCluster::Start(int i) {
   if (opt_.token_file) {
     args.push_back("--token-file");
     args.push_back(root_ + "/token");
+  }
+  if (opt_.tls) {
+    args.insert(args.end(), {"--tls-addr", TlsApi(i), "--tls-cert", root_ + "/server-chain.crt",
+                             "--tls-key", root_ + "/server.key"});
   }
   args.insert(args.end(), opt_.extra_args.begin(), opt_.extra_args.end());
   pid_t pid = SpawnWithLog(args, LogPath(i));

@@ -29,6 +29,9 @@ struct ClusterOptions {
   // Give every member the same --token-file (the cluster's token from the start). Without
   // it the members agree on a generated one, saved in each data dir once a leader made it.
   bool token_file = true;
+  // Every member also serves HTTPS (--tls-addr) with a certificate made for the cluster by
+  // the openssl command: a CA, and a server certificate for 127.0.0.1 that it signs.
+  bool tls = false;
 };
 
 class TugdCluster {
@@ -52,6 +55,8 @@ class TugdCluster {
 
   int size() const { return opt_.members; }
   std::string Api(int i) const;           // "127.0.0.1:port"
+  std::string TlsApi(int i) const;        // "127.0.0.1:port" of the HTTPS listener (tls)
+  std::string CaFile() const;             // the CA's certificate (PEM; tls)
   std::vector<std::string> Apis() const;  // every member's
   std::string DataDir(int i) const;
   std::string LogPath(int i) const;
@@ -75,7 +80,7 @@ class TugdCluster {
  private:
   ClusterOptions opt_;
   std::string root_;
-  std::vector<int> api_ports_, peer_ports_;
+  std::vector<int> api_ports_, peer_ports_, tls_ports_;
   std::vector<pid_t> pids_;
 };
 
