@@ -302,6 +302,8 @@ void ResourceApi::HandleCollection(const HttpRequest& req, const RequestInfo& in
     o.resource_version = req.Query("resourceVersion");
     o.labels = labels.value();
     o.fields = fields.value();
+    o.table = api::WantsTable(req.Header("accept"));
+    o.include_object = req.Query("includeObject");
     std::string t = req.Query("timeoutSeconds");
     if (!t.empty()) {
       try {

@@ -5,6 +5,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "api/discovery.h"
+#include "api/timestamp.h"
 #include "raftstore/node.h"
 #include "raftstore/watch_hub.h"
 
@@ -84,25 +86,38 @@ std::string ErrorLine(const Reply& status) {
   return Line("ERROR", SafeDump(status.body));
 }
 
+// An event's object as this watcher wants it: the object, or a Table row of it.
+std::string ObjectText(const api::ResourceInfo& r, const WatchOptions& o, const json& obj,
+                       const std::string& text) {
+  if (!o.table) return text;
+  std::string rv;
+  if (const auto* md = obj.contains("metadata") ? &obj["metadata"] : nullptr;
+      md && md->is_object() && md->contains("resourceVersion") &&
+      (*md)["resourceVersion"].is_string())
+    rv = (*md)["resourceVersion"].get<std::string>();
+  return SafeDump(api::ToTable(r, {obj}, rv, o.include_object, api::NowUnixSeconds()));
+}
+
 // The lines a revision's events make for one watcher.
 std::string Render(const api::ResourceInfo& r, const WatchOptions& o, int64_t rev,
                    const std::vector<storepb::Event>& events) {
   std::string out;
+  auto text = [&](const Decoded& d) { return ObjectText(r, o, d.obj, d.text); };
   for (const auto& e : events) {
     bool had_prev = e.has_prev_kv() && !e.prev_kv().key().empty();
     const Decoded* prev = had_prev ? &Cache().Get(rev, e, true) : nullptr;
     bool prev_match = prev && prev->ok && Registry::Matches(r, prev->obj, o.labels, o.fields);
     if (e.type() == storepb::Event::DELETE) {
-      if (prev_match) out += Line("DELETED", prev->text);
+      if (prev_match) out += Line("DELETED", text(*prev));
       continue;
     }
     const Decoded& cur = Cache().Get(rev, e, false);
     bool cur_match = cur.ok && Registry::Matches(r, cur.obj, o.labels, o.fields);
     if (cur_match) {
-      out += Line(prev_match ? "MODIFIED" : "ADDED", cur.text);
+      out += Line(prev_match ? "MODIFIED" : "ADDED", text(cur));
     } else if (prev_match) {
       // It left the selection: its watcher sees it go, as the object it is now.
-      out += Line("DELETED", cur.ok ? cur.text : prev->text);
+      out += Line("DELETED", text(cur.ok ? cur : *prev));
     }
   }
   return out;
@@ -124,7 +139,7 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
     for (const auto& kv : now.response.kvs()) {
       auto obj = Registry::Decode(kv.value(), kv.mod_revision());
       if (obj.ok() && Registry::Matches(r, obj.value(), o.labels, o.fields))
-        lines += Line("ADDED", SafeDump(obj.value()));
+        lines += Line("ADDED", ObjectText(r, o, obj.value(), o.table ? "" : SafeDump(obj.value())));
     }
     if (!lines.empty() && !out->Write(std::move(lines))) return;
     from = node.kv().revision() + 1;

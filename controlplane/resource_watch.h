@@ -36,6 +36,10 @@ struct WatchOptions {
   api::LabelSelector labels;
   api::FieldSelector fields;
   int timeout_seconds = 0;  // end the stream after this long (0: never)
+  // Each event's object as a meta.k8s.io/v1 Table of one row (what `kubectl get -w` asks
+  // for), with includeObject as given ("" : Tug's default, Object).
+  bool table = false;
+  std::string include_object;
 };
 
 void ServeWatch(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,

@@ -90,7 +90,9 @@ TEST_CASE("a Deployment gets Kubernetes' defaults and keeps unknown fields", "[a
     "metadata": {"name": "web", "annotations": {"owner": "me"}},
     "spec": {
       "template": {"metadata": {"labels": {"app": "web"}},
-                   "spec": {"containers": [{"name": "web", "image": "nginx", "x-extra": 42}]}},
+                   "spec": {"containers": [{"name": "web", "image": "nginx", "x-extra": 42,
+                                            "readinessProbe": {"exec": {"command": ["true"]},
+                                                               "periodSeconds": 2}}]}},
       "someFutureField": "kept"}})");
   auto r = PrepareDeployment(d);
   INFO(r.status().message());
@@ -103,6 +105,11 @@ TEST_CASE("a Deployment gets Kubernetes' defaults and keeps unknown fields", "[a
   CHECK(o["spec"]["someFutureField"] == "kept");
   CHECK(o["metadata"]["annotations"]["owner"] == "me");
   CHECK(o["spec"]["template"]["spec"]["containers"][0]["x-extra"] == 42);
+  // A probe's timings: what was given, and the agent's defaults (Kubernetes') for the rest.
+  CHECK(o["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] == json::parse(R"({
+    "exec": {"command": ["true"]}, "periodSeconds": 2, "timeoutSeconds": 1,
+    "successThreshold": 1, "failureThreshold": 3})"));
+  CHECK_FALSE(o["spec"]["template"]["spec"]["containers"][0].contains("livenessProbe"));
 }
 
 TEST_CASE("the seed's short form is a Deployment with one container", "[api][deployment]") {

@@ -22,6 +22,7 @@
 using nlohmann::json;
 using tug::api::HttpClient;
 using tug::testing::AgentFleet;
+using tug::testing::BackgroundCommand;
 using tug::testing::ClusterOptions;
 using tug::testing::CommandOptions;
 using tug::testing::CommandResult;
@@ -345,10 +346,26 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/web\n");
 
-  // scale: the Scale subresource
+  // scale: the Scale subresource; a watch (each event a Table row) sees the change
+  CommandOptions wo;
+  wo.env.emplace("KUBECONFIG", kubeconfig);
+  wo.env.emplace("HOME", c.Root());
+  BackgroundCommand watch({kubectl_path, "get", "deployment", "web", "-w"}, wo, c.Root());
+  REQUIRE(WaitFor([&] { return watch.Out().find("\nweb ") != std::string::npos; }, 10s));
   r = kubectl({"scale", "deployment", "web", "--replicas=1"});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/web scaled\n");
+  CHECK(WaitFor([&] { return std::regex_search(watch.Out(), std::regex(R"(\nweb\s+\d/1\s)")); },
+                10s));
+  {
+    INFO(watch.Out() << watch.Err());
+    auto watched = Lines(watch.Out());
+    REQUIRE(!watched.empty());
+    CHECK(Cells(watched[0]) ==
+          std::vector<std::string>{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"});
+    for (size_t i = 1; i < watched.size(); ++i)
+      CHECK(Cells(watched[i]).size() == 5);
+  }
   r = kubectl({"get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "1");

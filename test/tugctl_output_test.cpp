@@ -415,6 +415,13 @@ TEST_CASE("server, token and namespace: flag, then environment, then config file
   t = ctl::ResolveTarget(flags, getenv);
   REQUIRE_FALSE(t.ok());
   CHECK_THAT(t.status().message(), Catch::Contains("absent-token"));
+  // An https:// URL is kubectl's endpoint, not tugctl's: said so, not tried.
+  flags = {};
+  flags.server = "http://127.0.0.1:7101,https://127.0.0.1:7443";
+  t = ctl::ResolveTarget(flags, getenv);
+  REQUIRE_FALSE(t.ok());
+  CHECK_THAT(t.status().message(),
+             Catch::Contains("https://127.0.0.1:7443") && Catch::Contains("plain HTTP"));
   std::system(("rm -rf " + dir).c_str());
 }
 

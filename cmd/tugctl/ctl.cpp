@@ -97,6 +97,12 @@ Result<Target> ResolveTarget(const GlobalFlags& flags,
   if (servers.empty()) servers = kDefaultServer;
   t.servers = api::SplitServers(servers);
   if (t.servers.empty()) return Status::Invalid("no server in \"" + servers + "\"");
+  for (const auto& sv : t.servers) {
+    if (sv.find("://") != std::string::npos)
+      return Status::Invalid("server \"" + sv +
+                             "\": tugctl speaks plain HTTP to a member's --api-addr "
+                             "(http://host:port); https:// is the --tls-addr kubectl uses");
+  }
 
   if (!flags.token_file.empty()) {
     auto tok = ReadTokenFile(flags.token_file);
