@@ -3,7 +3,6 @@
 #include "api/validation.h"
 
 #include <set>
-#include <utility>
 
 namespace tug::api {
 
@@ -52,23 +51,9 @@ void DefaultPodSpec(json& spec) {
   if (!spec.contains("terminationGracePeriodSeconds")) spec["terminationGracePeriodSeconds"] = 30;
   if (spec.contains("containers") && spec["containers"].is_array()) {
     for (auto& c : spec["containers"]) {
-      if (!c.is_object()) continue;
-      if (c.contains("ports") && c["ports"].is_array()) {
-        for (auto& p : c["ports"]) {
-          if (p.is_object() && !p.contains("protocol")) p["protocol"] = "TCP";
-        }
-      }
-      // The values the agent uses when a probe leaves them out (agent/probe.cpp), written
-      // down so that the object says what runs (kubectl describe shows them).
-      for (const char* kind : {"livenessProbe", "readinessProbe"}) {
-        if (!c.contains(kind) || !c[kind].is_object()) continue;
-        json& probe = c[kind];
-        for (const auto& [field, value] : {std::pair<const char*, int>{"timeoutSeconds", 1},
-                                           {"periodSeconds", 10},
-                                           {"successThreshold", 1},
-                                           {"failureThreshold", 3}}) {
-          if (!probe.contains(field) || probe[field].is_null()) probe[field] = value;
-        }
+      if (!c.is_object() || !c.contains("ports") || !c["ports"].is_array()) continue;
+      for (auto& p : c["ports"]) {
+        if (p.is_object() && !p.contains("protocol")) p["protocol"] = "TCP";
       }
     }
   }

@@ -284,7 +284,7 @@ void ApiServer::Route(const HttpRequest& req, const RequestInfo& info, const Res
       auto j = json::parse(r.body, nullptr, false);
       if (r.status == 200 && j.is_object()) {
         j["https"] = {{"url", https_url_}, {"certificateAuthority", https_ca_}};
-        r.body = j.dump();
+        r.body = SafeDump(j);
       }
       respond(std::move(r));
     };

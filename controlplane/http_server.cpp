@@ -353,7 +353,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
       std::erase_if(conns, [](const auto& w) { return w.expired(); });
       if (tls) {
-        auto stream = std::make_shared<TlsStream>(std::move(sock), *tls);
+        std::shared_ptr<TlsStream> stream;
+        try {
+          stream = std::make_shared<TlsStream>(std::move(sock), *tls);
+        } catch (const std::exception& e) {
+          // OpenSSL could not make a session (out of memory): drop this client, keep serving.
+          spdlog::error("TLS session for {} not created: {}", remote, e.what());
+          continue;
+        }
         // Stop() closes the TCP layer, which lives as long as the TLS stream around it.
         conns.emplace_back(std::shared_ptr<beast::tcp_stream>(stream, &stream->next_layer()));
         asio::co_spawn(io, TlsSession(stream, remote), asio::detached);
@@ -379,6 +386,9 @@ Status HttpServer::UseTls(const std::string& cert_file, const std::string& key_f
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  // A key protected by a passphrase must fail to load, not make OpenSSL ask on the terminal.
+  ctx->set_password_callback(
+      [](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
   error_code ec;
   ctx->use_certificate_chain_file(cert_file, ec);
   if (ec)

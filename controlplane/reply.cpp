@@ -91,7 +91,10 @@ json InvalidCauses(const std::string& message) {
   }
   std::sort(starts.begin(), starts.end(),
             [](const Start& x, const Start& y) { return x.pos < y.pos; });
-  if (starts.empty() || starts[0].pos != 0) return json::array();
+  // Kubernetes lists every error; past a hundred (a crafted value can fake thousands) the
+  // message alone says it, rather than a reply many times the request's size.
+  constexpr size_t kMaxCauses = 100;
+  if (starts.empty() || starts[0].pos != 0 || starts.size() > kMaxCauses) return json::array();
   json causes = json::array();
   for (size_t i = 0; i < starts.size(); ++i) {
     size_t end = i + 1 < starts.size() ? starts[i + 1].pos - 2 : rest.size();

@@ -37,7 +37,8 @@ struct WatchOptions {
   api::FieldSelector fields;
   int timeout_seconds = 0;  // end the stream after this long (0: never)
   // Each event's object as a meta.k8s.io/v1 Table of one row (what `kubectl get -w` asks
-  // for), with includeObject as given ("" : Tug's default, Object).
+  // for), with includeObject as given ("Object", "None", or else metadata only, as
+  // Kubernetes does).
   bool table = false;
   std::string include_object;
 };

@@ -54,7 +54,7 @@ while [[ $# -gt 0 && $1 == --* ]]; do
     *) echo "local-cluster: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $# -ge 1 ]] || { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2; }
 CMD=$1
 shift
 

@@ -34,6 +34,11 @@ TEST_CASE("a validation message splits into Kubernetes status causes", "[reply]"
   // Not field by field: no causes (the answer then carries the message alone).
   CHECK(InvalidCauses("Deployment.apps \"web\" is invalid: nested more than 100 levels").empty());
   CHECK(InvalidCauses("something else entirely").empty());
+  // A value that fakes errors by the thousand gives no causes, not a reply of them all.
+  std::string faked = "Deployment.apps \"web\" is invalid: metadata.labels.x: Invalid value: \"";
+  for (int i = 0; i < 5000; ++i)
+    faked += ", a: Forbidden";
+  CHECK(InvalidCauses(faked + "\": bad").empty());
 }
 
 TEST_CASE("a 422 answer carries kind, name and causes, or only the message", "[reply]") {

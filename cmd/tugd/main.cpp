@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
     auto ca = tug::cp::TlsTrustAnchor(tls_cert);
     if (!ca.ok()) return Fail(ca.status().message());
     if (auto s = https->Listen(tls_addr); !s) return Fail(s.message());
-    server.SetHttpsEndpoint(tug::cp::HttpsUrl(tls_addr, o.api_addr), ca.value());
+    // The port bound (which --tls-addr may leave to the kernel with :0).
+    std::string bound = tls_addr.substr(0, tls_addr.rfind(':') + 1) + std::to_string(https->port());
+    server.SetHttpsEndpoint(tug::cp::HttpsUrl(bound, o.api_addr), ca.value());
   }
   if (auto s = n.Start(); !s) return Fail(s.message());
   server.Start();
