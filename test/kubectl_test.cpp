@@ -73,7 +73,7 @@ std::string WebYaml(bool v2) {
   std::string labels = v2 ? "{app: web}" : "{app: web, tier: front}";
   std::string web =
       "      - name: web\n"
-      "        command: [sleep, '100000']\n"
+      "        command: [/bin/sh, -c, 'echo \"hello from $$POD_NAME\"; exec sleep 100000']\n"
       "        ports: [{name: http, containerPort: 8080}]\n"
       "        readinessProbe: {exec: {command: [\"true\"]}, periodSeconds: 1}\n" +
       std::string(v2 ? "        env: [{name: GREETING, value: hello}]\n" : "");
@@ -231,7 +231,7 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
   CHECK(containers[0]["name"] == "side");
   CHECK(containers[1]["name"] == "web");
   CHECK(containers[1]["env"] == json::parse(R"([{"name":"GREETING","value":"hello"}])"));
-  CHECK(containers[1]["command"] == json::parse(R"(["sleep","100000"])"));
+  CHECK(containers[1]["command"][2] == "echo \"hello from $$POD_NAME\"; exec sleep 100000");
   CHECK(containers[1]["ports"][0]["containerPort"] == 8080);
   r = kubectl({"apply", "-f", web_v2});
   REQUIRE(r.exit_code == 0);
@@ -386,6 +386,26 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
         return p.exit_code == 0 && Lines(p.out).size() == 1;
       },
       30s));
+
+  // logs, label, annotate, events, api-resources
+  r = kubectl({"logs", "deployment/web", "-c", "web"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::regex_match(r.out, std::regex("hello from web-[a-z0-9]+-[a-z0-9]+\n")));
+  r = kubectl({"label", "deployment", "web", "tier=back"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "deployment.apps/web labeled\n");
+  r = kubectl({"annotate", "deployment", "web", "note=hi"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "deployment.apps/web annotated\n");
+  d = GetJson(api, "/apis/apps/v1/namespaces/default/deployments/web");
+  CHECK(d["metadata"]["labels"]["tier"] == "back");
+  CHECK(d["metadata"]["annotations"]["note"] == "hi");
+  r = kubectl({"get", "events", "--field-selector", "reason=Scheduled", "-o", "name"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Lines(r.out).size() >= 3);
+  r = kubectl({"api-resources", "--no-headers", "-o", "name"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Lines(r.out) == std::vector<std::string>{"events", "nodes", "pods", "deployments.apps"});
 
   // errors read as they do from Kubernetes
   r = kubectl({"apply", "-f", bad_file});
