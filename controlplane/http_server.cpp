@@ -5,12 +5,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <chrono>
 #include <deque>
-#include <fstream>
-#include <sstream>
 
 namespace tug::cp {
 
@@ -21,7 +18,6 @@ using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 std::string UrlDecode(const std::string& s) {
   std::string out;
@@ -75,30 +71,6 @@ std::string StatusJson(int code, const std::string& reason, const std::string& m
 
 }  // namespace
 
-Result<std::string> TlsTrustAnchor(const std::string& cert_file) {
-  std::ifstream in(cert_file);
-  if (!in) return Status::Invalid("cannot read TLS certificate " + cert_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string pem = ss.str();
-  static const std::string kBegin = "-----BEGIN CERTIFICATE-----";
-  static const std::string kEnd = "-----END CERTIFICATE-----";
-  auto begin = pem.rfind(kBegin);
-  auto end = begin == std::string::npos ? begin : pem.find(kEnd, begin);
-  if (end == std::string::npos)
-    return Status::Invalid("TLS certificate " + cert_file + " holds no PEM certificate");
-  return pem.substr(begin, end + kEnd.size() - begin) + "\n";
-}
-
-std::string HttpsUrl(const std::string& tls_addr, const std::string& fallback_addr) {
-  auto colon = tls_addr.rfind(':');
-  std::string host = tls_addr.substr(0, colon);
-  std::string port = colon == std::string::npos ? "" : tls_addr.substr(colon);
-  if (host == "0.0.0.0" || host == "[::]" || host == "::" || host.empty())
-    host = fallback_addr.substr(0, fallback_addr.rfind(':'));
-  return "https://" + host + port;
-}
-
 HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message) {
   HttpResponse r;
   r.status = code;
@@ -114,7 +86,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Handler handler;
   uint64_t body_limit;
   tcp::acceptor acceptor;
-  std::unique_ptr<asio::ssl::context> tls;  // set: every connection speaks TLS
   bool draining = false;
   bool stopped = false;
   std::vector<std::weak_ptr<beast::tcp_stream>> conns;
@@ -128,37 +99,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::optional<HttpResponse> response;
   };
 
-  // Serves one TLS connection: the handshake (bounded in time, so a client that connects and
-  // says nothing does not hold a connection), then HTTP as on a plain one.
-  awaitable<void> TlsSession(std::shared_ptr<TlsStream> stream, std::string remote) {
-    auto self_ref = shared_from_this();
-    error_code ec;
-    auto& tcp_layer = beast::get_lowest_layer(*stream);
-    tcp_layer.expires_after(std::chrono::seconds(10));
-    co_await stream->async_handshake(asio::ssl::stream_base::server,
-                                     asio::redirect_error(use_awaitable, ec));
-    if (ec) {
-      spdlog::debug("TLS handshake with {} failed: {}", remote, ec.message());
-      tcp_layer.close();
-      co_return;
-    }
-    tcp_layer.expires_never();
-    co_await Session(stream, remote);
-  }
-
-  template <class S>
-  awaitable<void> Session(std::shared_ptr<S> stream, std::string remote) {
+  awaitable<void> Session(std::shared_ptr<beast::tcp_stream> stream, std::string remote) {
     auto self_ref = shared_from_this();
     beast::flat_buffer buf;
     error_code ec;
-    auto& tcp_layer = beast::get_lowest_layer(*stream);
-    bool streamed = false;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(body_limit);
       parser.header_limit(64 * 1024);
       // An idle keep-alive connection is closed after a while.
-      tcp_layer.expires_after(std::chrono::seconds(120));
+      stream->expires_after(std::chrono::seconds(120));
       co_await http::async_read(*stream, buf, parser, asio::redirect_error(use_awaitable, ec));
       if (ec == http::error::body_limit) {
         HttpResponse r;
@@ -171,7 +121,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         break;
       }
       if (ec) break;
-      tcp_layer.expires_never();
+      stream->expires_never();
       auto& req = parser.get();
       HttpRequest hr;
       hr.method = std::string(req.method_string());
@@ -203,22 +153,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (resp.stream) {
         // A streamed response ends the connection: the client reads until the last chunk.
         co_await Stream(stream, resp, version);
-        streamed = true;
         break;
       }
       co_await Write(*stream, resp, version, keep_alive && !resp.close, ec);
       if (ec || !keep_alive || resp.close) break;
     }
-    if constexpr (std::is_same_v<S, TlsStream>) {
-      // close_notify, so the client knows the answer was complete; bounded in time. Not after
-      // a stream, whose disconnect watcher may still have a read pending.
-      if (!streamed && !stopped) {
-        tcp_layer.expires_after(std::chrono::seconds(5));
-        co_await stream->async_shutdown(asio::redirect_error(use_awaitable, ec));
-      }
-    }
-    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ec);
-    tcp_layer.close();
+    stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream->close();
   }
 
   struct ChunkStream : ResponseStream {
@@ -262,8 +203,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   // Sends a chunked response fed by the handler until it ends the stream, the client goes
   // away, or the server stops. The connection is closed afterwards.
-  template <class S>
-  awaitable<void> Stream(std::shared_ptr<S> s, HttpResponse& r, unsigned version) {
+  awaitable<void> Stream(std::shared_ptr<beast::tcp_stream> s, HttpResponse& r, unsigned version) {
     error_code ec;
     http::response<http::empty_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "tugd");
@@ -278,21 +218,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     auto cs = std::make_shared<ChunkStream>(io);
     std::erase_if(streams, [](const auto& w) { return w.expired(); });
     streams.push_back(cs);
-    // A client that goes away mid-stream shows up as its side of the socket closing. (Under
-    // TLS the read goes through the TLS layer, which allows one read beside one write.)
+    // A client that goes away mid-stream shows up as its side of the socket closing.
     asio::co_spawn(
         io,
         [s, cs]() -> awaitable<void> {
           char buf[512];
           error_code rec;
           while (!cs->done) {
-            if constexpr (std::is_same_v<S, TlsStream>) {
-              co_await s->async_read_some(asio::buffer(buf),
-                                          asio::redirect_error(use_awaitable, rec));
-            } else {
-              co_await s->socket().async_read_some(asio::buffer(buf),
-                                                   asio::redirect_error(use_awaitable, rec));
-            }
+            co_await s->socket().async_read_some(asio::buffer(buf),
+                                                 asio::redirect_error(use_awaitable, rec));
             if (rec) break;
           }
           cs->Close();
@@ -320,9 +254,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     cs->Close();
   }
 
-  template <class S>
-  awaitable<void> Write(S& s, const HttpResponse& r, unsigned version, bool keep_alive,
-                        error_code& ec) {
+  awaitable<void> Write(beast::tcp_stream& s, const HttpResponse& r, unsigned version,
+                        bool keep_alive, error_code& ec) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "tugd");
     res.set(http::field::content_type, r.content_type);
@@ -331,10 +264,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     res.keep_alive(keep_alive);
     res.body() = r.body;
     res.prepare_payload();
-    auto& tcp_layer = beast::get_lowest_layer(s);
-    tcp_layer.expires_after(std::chrono::seconds(30));
+    s.expires_after(std::chrono::seconds(30));
     co_await http::async_write(s, res, asio::redirect_error(use_awaitable, ec));
-    tcp_layer.expires_never();
+    s.expires_never();
   }
 
   awaitable<void> Accept() {
@@ -351,24 +283,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       std::string remote;
       auto ep = sock.remote_endpoint(ec);
       if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+      auto stream = std::make_shared<beast::tcp_stream>(std::move(sock));
       std::erase_if(conns, [](const auto& w) { return w.expired(); });
-      if (tls) {
-        std::shared_ptr<TlsStream> stream;
-        try {
-          stream = std::make_shared<TlsStream>(std::move(sock), *tls);
-        } catch (const std::exception& e) {
-          // OpenSSL could not make a session (out of memory): drop this client, keep serving.
-          spdlog::error("TLS session for {} not created: {}", remote, e.what());
-          continue;
-        }
-        // Stop() closes the TCP layer, which lives as long as the TLS stream around it.
-        conns.emplace_back(std::shared_ptr<beast::tcp_stream>(stream, &stream->next_layer()));
-        asio::co_spawn(io, TlsSession(stream, remote), asio::detached);
-      } else {
-        auto stream = std::make_shared<beast::tcp_stream>(std::move(sock));
-        conns.push_back(stream);
-        asio::co_spawn(io, Session(stream, remote), asio::detached);
-      }
+      conns.push_back(stream);
+      asio::co_spawn(io, Session(stream, remote), asio::detached);
     }
   }
 };
@@ -378,31 +296,6 @@ HttpServer::HttpServer(asio::io_context& io, Handler handler, uint64_t body_limi
 
 HttpServer::~HttpServer() {
   Stop();
-}
-
-Status HttpServer::UseTls(const std::string& cert_file, const std::string& key_file) {
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-  // TLS 1.2 and later only; the rest of the choice is OpenSSL's defaults.
-  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
-  // A key protected by a passphrase must fail to load, not make OpenSSL ask on the terminal.
-  ctx->set_password_callback(
-      [](std::size_t, asio::ssl::context::password_purpose) { return std::string(); });
-  error_code ec;
-  ctx->use_certificate_chain_file(cert_file, ec);
-  if (ec)
-    return Status::Invalid("cannot use TLS certificate " + cert_file + ": " + ec.message() +
-                           " (it must be PEM: the server's certificate first, then any CAs)");
-  ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
-  if (ec)
-    return Status::Invalid("cannot use TLS key " + key_file + ": " + ec.message() +
-                           " (it must be the PEM private key of " + cert_file + ")");
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
-    return Status::Invalid("TLS key " + key_file + " does not belong to the certificate in " +
-                           cert_file);
-  impl_->tls = std::move(ctx);
-  return Status::Ok();
 }
 
 Status HttpServer::Listen(const std::string& addr) {

@@ -74,10 +74,6 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Makes every connection of this server TLS (1.2 or later) with the PEM certificate chain
-  // (the server's certificate first, then any CAs) and key; call before Listen. The error
-  // names the file that cannot be used.
-  Status UseTls(const std::string& cert_file, const std::string& key_file);
   // Binds "host:port"; the error names the address. Port 0 picks a free port (see port()).
   Status Listen(const std::string& addr);
   uint16_t port() const;
@@ -95,15 +91,6 @@ class HttpServer {
 
 // An error in the Kubernetes Status shape ({"kind":"Status","status":"Failure","code":...}).
 HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message);
-
-// The certificate a client should trust for a server using `cert_file` (a PEM chain): the
-// last one in the chain, which is the CA when the file holds the chain up to it, and the
-// certificate itself when it is self-signed.
-Result<std::string> TlsTrustAnchor(const std::string& cert_file);
-
-// "https://host:port" for clients of a server listening on `tls_addr`; an unspecified host
-// (0.0.0.0, ::) is replaced by the host of `fallback_addr`.
-std::string HttpsUrl(const std::string& tls_addr, const std::string& fallback_addr);
 
 // Percent-decodes a URL component ('+' stays '+': only query strings from forms use it).
 std::string UrlDecode(const std::string& s);

@@ -10,6 +10,7 @@
 
 #include "controlplane/api_server.h"
 #include "controlplane/http_server.h"
+#include "controlplane/tls_terminator.h"
 #include "raftstore/node.h"
 
 namespace {
@@ -108,19 +109,16 @@ int main(int argc, char** argv) {
       },
       max_request_bytes);
   if (auto s = http.Listen(o.api_addr); !s) return Fail(s.message());
-  // The HTTPS listener serves the same handler; the plain one stays for agents and tugctl.
-  std::unique_ptr<tug::cp::HttpServer> https;
+  // HTTPS: TLS terminated here and relayed to the HTTP server above, which answers both.
+  std::unique_ptr<tug::cp::TlsTerminator> https;
   if (!tls_addr.empty()) {
-    https = std::make_unique<tug::cp::HttpServer>(
-        io,
-        [&server](tug::cp::HttpRequest req, tug::cp::Respond respond) {
-          server.Handle(std::move(req), std::move(respond));
-        },
-        max_request_bytes);
-    if (auto s = https->UseTls(tls_cert, tls_key); !s) return Fail(s.message());
+    https = std::make_unique<tug::cp::TlsTerminator>(io);
+    if (auto s = https->UseCertificate(tls_cert, tls_key); !s) return Fail(s.message());
     auto ca = tug::cp::TlsTrustAnchor(tls_cert);
     if (!ca.ok()) return Fail(ca.status().message());
-    if (auto s = https->Listen(tls_addr); !s) return Fail(s.message());
+    std::string api_host = o.api_addr.substr(0, o.api_addr.rfind(':') + 1);
+    std::string backend = tug::cp::LocalAddress(api_host + std::to_string(http.port()));
+    if (auto s = https->Listen(tls_addr, backend); !s) return Fail(s.message());
     // The port bound (which --tls-addr may leave to the kernel with :0).
     std::string bound = tls_addr.substr(0, tls_addr.rfind(':') + 1) + std::to_string(https->port());
     server.SetHttpsEndpoint(tug::cp::HttpsUrl(bound, o.api_addr), ca.value());
