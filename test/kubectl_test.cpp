@@ -23,16 +23,29 @@ using nlohmann::json;
 using tug::api::HttpClient;
 using tug::testing::AgentFleet;
 using tug::testing::BackgroundCommand;
+using tug::testing::Cells;
 using tug::testing::ClusterOptions;
 using tug::testing::CommandOptions;
 using tug::testing::CommandResult;
 using tug::testing::GetJson;
+using tug::testing::Lines;
 using tug::testing::RunCommand;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
+using tug::testing::WriteFile;
 using namespace std::chrono_literals;
 
 namespace {
+
+const char* kNoKubectl =
+    "kubectl is not installed (none on PATH, TUG_KUBECTL unset): kubectl tests skipped";
+
+// Three members that also serve HTTPS.
+ClusterOptions TlsCluster() {
+  ClusterOptions co;
+  co.tls = true;
+  return co;
+}
 
 // TUG_KUBECTL, else the first kubectl on PATH; "" if there is none.
 std::string FindKubectl() {
@@ -44,26 +57,6 @@ std::string FindKubectl() {
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string l; std::getline(ss, l);)
-    out.push_back(l);
-  return out;
-}
-
-std::vector<std::string> Cells(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  for (std::string w; ss >> w;)
-    out.push_back(w);
-  return out;
 }
 
 // A deployment of two containers; `v2` reorders them, adds an environment variable to one,
@@ -167,7 +160,7 @@ CommandResult WriteKubeconfig(const TugdCluster& c, const std::string& api, cons
   o.env.emplace("TUG_SERVER", std::nullopt);
   auto r = RunCommand(args, o);
   UNSCOPED_INFO("tugctl config kubeconfig\nexit " << r.exit_code << "\n" << r.out << r.err);
-  if (r.exit_code == 0) Write(path, r.out);
+  if (r.exit_code == 0) WriteFile(path, r.out);
   return r;
 }
 
@@ -177,12 +170,10 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
           "[kubectl][integration]") {
   const std::string kubectl_path = FindKubectl();
   if (kubectl_path.empty()) {
-    WARN("kubectl is not installed (none on PATH, TUG_KUBECTL unset): kubectl tests skipped");
+    WARN(kNoKubectl);
     return;
   }
-  ClusterOptions co;
-  co.tls = true;
-  TugdCluster c(co);
+  TugdCluster c(TlsCluster());
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
   AgentFleet fleet(c);
@@ -203,10 +194,10 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
 
   const std::string web_v1 = c.Root() + "/web-v1.yaml", web_v2 = c.Root() + "/web-v2.yaml";
   const std::string api_file = c.Root() + "/api.yaml", bad_file = c.Root() + "/bad.yaml";
-  Write(web_v1, WebYaml(false));
-  Write(web_v2, WebYaml(true));
-  Write(api_file, kApiYaml);
-  Write(bad_file, kBadYaml);
+  WriteFile(web_v1, WebYaml(false));
+  WriteFile(web_v2, WebYaml(true));
+  WriteFile(api_file, kApiYaml);
+  WriteFile(bad_file, kBadYaml);
 
   r = kubectl({"version", "-o", "json"});
   REQUIRE(r.exit_code == 0);
@@ -445,12 +436,10 @@ TEST_CASE(
     "[kubectl][integration]") {
   const std::string kubectl_path = FindKubectl();
   if (kubectl_path.empty()) {
-    WARN("kubectl is not installed (none on PATH, TUG_KUBECTL unset): kubectl tests skipped");
+    WARN(kNoKubectl);
     return;
   }
-  ClusterOptions co;
-  co.tls = true;
-  TugdCluster c(co);
+  TugdCluster c(TlsCluster());
   c.StartAll();
   REQUIRE(c.WaitLeader() >= 0);
   const std::string kubeconfig = c.Root() + "/kubeconfig";

@@ -21,13 +21,16 @@ using nlohmann::json;
 using tug::api::HttpClient;
 using tug::testing::AgentFleet;
 using tug::testing::BackgroundCommand;
+using tug::testing::Cells;
 using tug::testing::CommandOptions;
 using tug::testing::CommandResult;
 using tug::testing::FreePort;
 using tug::testing::GetJson;
+using tug::testing::Lines;
 using tug::testing::RunCommand;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
+using tug::testing::WriteFile;
 using namespace std::chrono_literals;
 
 namespace {
@@ -56,26 +59,6 @@ std::string Describe(const std::vector<std::string>& args, const CommandResult& 
     cmd += " " + a;
   return cmd + "\nexit " + std::to_string(r.exit_code) + "\n--- stdout\n" + r.out + "--- stderr\n" +
          r.err;
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string l; std::getline(ss, l);)
-    out.push_back(l);
-  return out;
-}
-
-std::vector<std::string> Cells(const std::string& line) {
-  std::vector<std::string> out;
-  std::stringstream ss(line);
-  for (std::string w; ss >> w;)
-    out.push_back(w);
-  return out;
 }
 
 std::string WebYaml(int replicas, const std::string& extra_label = "") {
@@ -115,7 +98,7 @@ TEST_CASE("every tugctl verb against a real three-member cluster", "[cli][integr
   HttpClient api(c.Apis(), c.Token());
   REQUIRE(WaitFor([&] { return GetJson(api, "/api/v1/nodes/node-a").is_object(); }, 30s));
   const std::string file = c.Root() + "/web.yaml";
-  Write(file, WebYaml(2));
+  WriteFile(file, WebYaml(2));
   auto run = [&](std::vector<std::string> args, CommandOptions o = {}) {
     auto r = Tugctl(c, args, o);
     UNSCOPED_INFO(Describe(args, r));
@@ -269,14 +252,14 @@ TEST_CASE("every tugctl verb against a real three-member cluster", "[cli][integr
   CHECK(r.out.find("(2 in total)") != std::string::npos);
 
   // apply a changed file: configured; a label removed from the file is removed
-  Write(file, WebYaml(3, "tier: frontend"));
+  WriteFile(file, WebYaml(3, "tier: frontend"));
   r = run({"apply", "-f", file});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/web configured\n");
   json d = GetJson(api, "/apis/apps/v1/namespaces/default/deployments/web");
   CHECK(d["spec"]["replicas"] == 3);
   CHECK(d["metadata"]["labels"]["tier"] == "frontend");
-  Write(file, WebYaml(3));
+  WriteFile(file, WebYaml(3));
   r = run({"apply", "-f", file});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/web configured\n");
@@ -337,7 +320,7 @@ TEST_CASE("tugctl fails over, says when no server answers, and reads its config 
   const std::string dead = "http://127.0.0.1:" + std::to_string(FreePort());
   const std::string dead2 = "http://127.0.0.1:" + std::to_string(FreePort());
   const std::string file = c.Root() + "/one.yaml";
-  Write(file, "spec:\n  name: one\n  replicas: 1\n  image: one-image:1\n");
+  WriteFile(file, "spec:\n  name: one\n  replicas: 1\n  image: one-image:1\n");
 
   // A dead server first in the list: the next one answers.
   CommandOptions o;
@@ -384,9 +367,9 @@ TEST_CASE("tugctl fails over, says when no server answers, and reads its config 
   // override the environment.
   std::string home = c.Root() + "/home";
   REQUIRE(std::system(("mkdir -p " + home + "/.tug").c_str()) == 0);
-  Write(home + "/.tug/config", "server:\n  - " + dead + "\n  - http://" + c.Api(0) +
-                                   "\n  - http://" + c.Api(1) + "\n  - http://" + c.Api(2) +
-                                   "\ntoken-file: " + c.TokenFile() + "\nnamespace: team\n");
+  WriteFile(home + "/.tug/config", "server:\n  - " + dead + "\n  - http://" + c.Api(0) +
+                                       "\n  - http://" + c.Api(1) + "\n  - http://" + c.Api(2) +
+                                       "\ntoken-file: " + c.TokenFile() + "\nnamespace: team\n");
   o.env = {{"HOME", home}, {"TUG_SERVER", std::nullopt}, {"TUG_TOKEN", std::nullopt}};
   r = RunCommand({TUGCTL_PATH, "apply", "-f", file}, o);
   INFO(Describe({"apply (config file)"}, r));
@@ -414,7 +397,7 @@ TEST_CASE("bad input gives one clear line, exit code 1, and changes nothing",
   REQUIRE(c.WaitLeader() >= 0);
   HttpClient api(c.Apis(), c.Token());
   const std::string dir = c.Root();
-  Write(dir + "/good.yaml", WebYaml(1));
+  WriteFile(dir + "/good.yaml", WebYaml(1));
   REQUIRE(Tugctl(c, {"apply", "-f", dir + "/good.yaml"}).exit_code == 0);
   // What a user asked for, without what the controllers keep writing (status, and so the
   // resourceVersion).
@@ -431,17 +414,18 @@ TEST_CASE("bad input gives one clear line, exit code 1, and changes nothing",
   auto unchanged = [&] { return asked() == before; };
 
   // The first document would change the deployment; the second is broken: nothing applies.
-  Write(dir + "/broken.yaml",
-        WebYaml(5) + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b: c\n");
-  Write(dir + "/unknown-kind.yaml",
-        WebYaml(5) + "---\napiVersion: v1\nkind: Foo\nmetadata:\n  name: x\n");
-  Write(dir + "/no-name.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {}\nspec: {}\n");
-  Write(dir + "/no-kind.yaml", "metadata:\n  name: x\n");
-  Write(dir + "/broken.json", "{\"apiVersion\": \"v1\",\n \"kind\": }\n");
-  Write(dir + "/invalid.yaml", "spec:\n  name: neg\n  replicas: -1\n  image: x\n");
-  Write(dir + "/other-ns.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
-        "  namespace: prod\nspec: {replicas: 9}\n");
+  WriteFile(dir + "/broken.yaml",
+            WebYaml(5) + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b: c\n");
+  WriteFile(dir + "/unknown-kind.yaml",
+            WebYaml(5) + "---\napiVersion: v1\nkind: Foo\nmetadata:\n  name: x\n");
+  WriteFile(dir + "/no-name.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {}\nspec: {}\n");
+  WriteFile(dir + "/no-kind.yaml", "metadata:\n  name: x\n");
+  WriteFile(dir + "/broken.json", "{\"apiVersion\": \"v1\",\n \"kind\": }\n");
+  WriteFile(dir + "/invalid.yaml", "spec:\n  name: neg\n  replicas: -1\n  image: x\n");
+  WriteFile(dir + "/other-ns.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+            "  namespace: prod\nspec: {replicas: 9}\n");
   const int broken_line = static_cast<int>(Lines(WebYaml(5)).size()) + 5;
 
   struct Case {

@@ -164,4 +164,24 @@ std::optional<int> BackgroundCommand::Wait(std::chrono::milliseconds timeout) {
   }
 }
 
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string l; std::getline(ss, l);)
+    out.push_back(l);
+  return out;
+}
+
+std::vector<std::string> Cells(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  for (std::string w; ss >> w;)
+    out.push_back(w);
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
 }  // namespace tug::testing

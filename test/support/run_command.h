@@ -28,6 +28,12 @@ struct CommandOptions {
 
 CommandResult RunCommand(const std::vector<std::string>& args, const CommandOptions& o = {});
 
+// Reading what a command printed: its lines, and a line's whitespace-separated cells.
+std::vector<std::string> Lines(const std::string& text);
+std::vector<std::string> Cells(const std::string& line);
+// Writes `text` to `path` (an input file for a command).
+void WriteFile(const std::string& path, const std::string& text);
+
 // A command running in the background, its output going to files; the destructor kills it
 // (by PID) if it still runs.
 class BackgroundCommand {
