@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "api/discovery.h"
+#include "api/json_access.h"
 #include "api/timestamp.h"
 #include "raftstore/node.h"
 #include "raftstore/watch_hub.h"
@@ -86,23 +87,24 @@ std::string ErrorLine(const Reply& status) {
   return Line("ERROR", SafeDump(status.body));
 }
 
-// An event's object as this watcher wants it: the object, or a Table row of it.
-std::string ObjectText(const api::ResourceInfo& r, const WatchOptions& o, const json& obj,
-                       const std::string& text) {
-  if (!o.table) return text;
-  std::string rv;
-  if (const auto* md = obj.contains("metadata") ? &obj["metadata"] : nullptr;
-      md && md->is_object() && md->contains("resourceVersion") &&
-      (*md)["resourceVersion"].is_string())
-    rv = (*md)["resourceVersion"].get<std::string>();
-  return SafeDump(api::ToTable(r, {obj}, rv, o.include_object, api::NowUnixSeconds()));
+// An event's object as a Table of one row, for a watcher that asked for Tables.
+std::string TableText(const api::ResourceInfo& r, const WatchOptions& o, const json& obj) {
+  return SafeDump(api::ToTable(r, {obj}, api::AtString(obj, {"metadata", "resourceVersion"}),
+                               o.include_object, api::NowUnixSeconds()));
 }
 
 // The lines a revision's events make for one watcher.
 std::string Render(const api::ResourceInfo& r, const WatchOptions& o, int64_t rev,
                    const std::vector<storepb::Event>& events) {
   std::string out;
-  auto text = [&](const Decoded& d) { return ObjectText(r, o, d.obj, d.text); };
+  // The object's text as this watcher wants it: the shared serialization (not copied), or a
+  // Table made for it, kept here until its line is written.
+  std::string table;
+  auto text = [&](const Decoded& d) -> const std::string& {
+    if (!o.table) return d.text;
+    table = TableText(r, o, d.obj);
+    return table;
+  };
   for (const auto& e : events) {
     bool had_prev = e.has_prev_kv() && !e.prev_kv().key().empty();
     const Decoded* prev = had_prev ? &Cache().Get(rev, e, true) : nullptr;
@@ -139,7 +141,7 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
     for (const auto& kv : now.response.kvs()) {
       auto obj = Registry::Decode(kv.value(), kv.mod_revision());
       if (obj.ok() && Registry::Matches(r, obj.value(), o.labels, o.fields))
-        lines += Line("ADDED", ObjectText(r, o, obj.value(), o.table ? "" : SafeDump(obj.value())));
+        lines += Line("ADDED", o.table ? TableText(r, o, obj.value()) : SafeDump(obj.value()));
     }
     if (!lines.empty() && !out->Write(std::move(lines))) return;
     from = node.kv().revision() + 1;

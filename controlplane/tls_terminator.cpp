@@ -8,9 +8,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <vector>
+
+#include "raftstore/file_util.h"
 
 namespace tug::cp {
 
@@ -49,11 +49,8 @@ bool Unspecified(const std::string& host) {
 }  // namespace
 
 Result<std::string> TlsTrustAnchor(const std::string& cert_file) {
-  std::ifstream in(cert_file);
-  if (!in) return Status::Invalid("cannot read TLS certificate " + cert_file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string pem = ss.str();
+  std::string pem;
+  if (Status s = store::ReadWholeFile(cert_file, &pem); !s) return s;
   static const std::string kBegin = "-----BEGIN CERTIFICATE-----";
   static const std::string kEnd = "-----END CERTIFICATE-----";
   auto begin = pem.rfind(kBegin);
