@@ -17,10 +17,11 @@
 #include "agent/memory_cgroup.h"
 #include "agent/process_runtime.h"
 #include "agent/supervisor.h"
-#include "api/http_client.h"
 #include "api/quantity.h"
 #include "api/timestamp.h"
 #include "api/validation.h"
+#include "base/host_port.h"
+#include "net/http_client.h"
 
 namespace tug::agent {
 
@@ -118,7 +119,7 @@ struct Agent::Impl {
   std::unique_ptr<ProcessRuntime> runtime;
   std::unique_ptr<PoolProber> prober;
   std::unique_ptr<Supervisor> sup;
-  std::unique_ptr<cp::HttpServer> server;
+  std::unique_ptr<net::HttpServer> server;
   std::atomic<bool> stopping{false};
   std::vector<std::thread> threads;
 
@@ -254,7 +255,7 @@ struct Agent::Impl {
 
   // Creates the Node, or brings an existing one (an earlier run's) up to date: our labels
   // over whatever else is there, and our status.
-  bool Register(api::HttpClient& c) {
+  bool Register(net::HttpClient& c) {
     json want = NodeObject();
     auto r = c.Post("/api/v1/nodes", Dump(want));
     if (!r.ok()) {
@@ -309,12 +310,12 @@ struct Agent::Impl {
   }
 
   void HeartbeatLoop() {
-    api::HttpClient c(o.servers, o.token);
+    net::HttpClient c(o.servers, o.token);
     while (!stopping && !Register(c))
       Sleep(1s);
     int64_t next_check = NowMs() + o.resync_ms;
     bool failing = false;
-    api::RequestOptions ro;
+    net::RequestOptions ro;
     ro.timeout = std::chrono::milliseconds(std::max(2 * o.heartbeat_ms, 2000));
     ro.idempotent = true;  // a repeated heartbeat does no harm
     while (!stopping) {
@@ -341,7 +342,7 @@ struct Agent::Impl {
 
   // --- assignments ------------------------------------------------------------------------
   void WatchLoop() {
-    api::HttpClient c(o.servers, o.token);
+    net::HttpClient c(o.servers, o.token);
     const std::string base = "/api/v1/pods?fieldSelector=spec.nodeName%3D" + o.name;
     int failures = 0;
     while (!stopping) {
@@ -416,7 +417,7 @@ struct Agent::Impl {
 
   // --- status -----------------------------------------------------------------------------
   // true when done with the report (written, or no longer ours to write).
-  bool WriteStatus(api::HttpClient& c, const PodReport& rep) {
+  bool WriteStatus(net::HttpClient& c, const PodReport& rep) {
     std::string path = PodsPath(rep.ns) + "/" + rep.name;
     for (int attempt = 0; attempt < 5; ++attempt) {
       auto got = c.Get(path);
@@ -469,7 +470,7 @@ struct Agent::Impl {
     return false;
   }
 
-  void PostEvent(api::HttpClient& c, const PodEvent& e) {
+  void PostEvent(net::HttpClient& c, const PodEvent& e) {
     static std::atomic<uint64_t> seq{0};
     char suffix[32];
     std::snprintf(suffix, sizeof(suffix), "%llx%04llx",
@@ -499,7 +500,7 @@ struct Agent::Impl {
   }
 
   void StatusLoop() {
-    api::HttpClient c(o.servers, o.token);
+    net::HttpClient c(o.servers, o.token);
     while (!stopping) {
       std::map<std::string, PodReport> todo;
       std::vector<PodEvent> evs;
@@ -565,11 +566,10 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   auto impl = std::make_unique<Impl>();
   impl->o = o;
   Impl* p = impl.get();
-  size_t colon = o.addr.rfind(':');
-  if (colon == std::string::npos) return Status::Invalid("--addr must be ip:port, not " + o.addr);
-  p->host = o.addr.substr(0, colon);
+  if (!ParseHostPort(o.addr)) return Status::Invalid("--addr must be ip:port, not " + o.addr);
+  p->host = HostOf(o.addr);
   if (p->host.empty() || p->host == "0.0.0.0") p->host = "127.0.0.1";
-  p->server = std::make_unique<cp::HttpServer>(
+  p->server = std::make_unique<net::HttpServer>(
       p->io,
       MakeLogHandler(
           p->io,

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "agent/restart_policy.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::agent {
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 namespace tug::agent {
 
@@ -29,24 +29,24 @@ Result<bool> RotateLog(const std::string& path, int64_t max_bytes, int keep) {
     std::rename(Rotated(path, k).c_str(), Rotated(path, k + 1).c_str());
   // Copy, then truncate in place: the writers' descriptors stay valid.
   std::string text;
-  if (Status s = store::ReadWholeFile(path, &text); !s)
+  if (Status s = ReadWholeFile(path, &text); !s)
     return Status::Error("cannot rotate log " + path + ": " + s.message());
   std::string to = Rotated(path, 1);
   int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot rotate log to " + to + ": " + store::Errno());
+  if (fd < 0) return Status::Error("cannot rotate log to " + to + ": " + Errno());
   size_t off = 0;
   while (off < text.size()) {
     ssize_t n = ::write(fd, text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       ::close(fd);
-      return Status::Error("cannot write " + to + ": " + store::Errno());
+      return Status::Error("cannot write " + to + ": " + Errno());
     }
     off += static_cast<size_t>(n);
   }
   ::close(fd);
   if (::truncate(path.c_str(), 0) != 0)
-    return Status::Error("cannot truncate log " + path + ": " + store::Errno());
+    return Status::Error("cannot truncate log " + path + ": " + Errno());
   return true;
 }
 
@@ -58,7 +58,7 @@ Result<std::string> TailLog(const std::string& path, int lines, int keep) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) continue;  // a missing log is an empty one
     std::string part;
-    if (Status s = store::ReadWholeFile(file, &part); !s) {
+    if (Status s = ReadWholeFile(file, &part); !s) {
       return Status::Error("cannot read log " + file + ": " + s.message());
     }
     text = part + text;

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "agent/log_file.h"
+#include "net/bearer.h"
 
 namespace tug::agent {
 
@@ -36,7 +37,7 @@ int64_t FileSize(const std::string& path) {
 // rotated (copied and truncated), so reading starts again at its beginning.
 struct Follower : std::enable_shared_from_this<Follower> {
   boost::asio::steady_timer timer;
-  std::shared_ptr<cp::ResponseStream> out;
+  std::shared_ptr<net::ResponseStream> out;
   std::string ns, pod, container, path;
   int64_t offset = 0;
   LogLookup lookup;
@@ -73,8 +74,8 @@ struct Follower : std::enable_shared_from_this<Follower> {
   }
 };
 
-cp::HttpResponse Text(int code, const std::string& body) {
-  cp::HttpResponse r;
+net::HttpResponse Text(int code, const std::string& body) {
+  net::HttpResponse r;
   r.status = code;
   r.content_type = "text/plain; charset=utf-8";
   r.body = body;
@@ -83,21 +84,21 @@ cp::HttpResponse Text(int code, const std::string& body) {
 
 }  // namespace
 
-cp::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token) {
-  return [&io, lookup, token](cp::HttpRequest req, cp::Respond respond) {
+net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token) {
+  return [&io, lookup, token](net::HttpRequest req, net::Respond respond) {
     if (req.path == "/healthz") {
       respond(Text(200, "ok"));
       return;
     }
-    if (!token.empty() && req.Header("authorization") != "Bearer " + token) {
+    if (!token.empty() && !net::BearerMatches(req.Header("authorization"), token)) {
       respond(
-          cp::StatusResponse(401, "Unauthorized", "the agent wants the cluster's bearer token"));
+          net::StatusResponse(401, "Unauthorized", "the agent wants the cluster's bearer token"));
       return;
     }
     auto parts = Split(req.path);
     if (req.method != "GET" || parts.size() < 3 || parts.size() > 4 ||
         parts[0] != "containerLogs") {
-      respond(cp::StatusResponse(
+      respond(net::StatusResponse(
           404, "NotFound", "the agent serves GET /containerLogs/{namespace}/{pod}[/{container}]"));
       return;
     }
@@ -105,8 +106,8 @@ cp::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::s
     auto path = lookup(parts[1], parts[2], container);
     if (!path.ok()) {
       int code = path.status().code() == Status::Code::kNotFound ? 404 : 400;
-      respond(cp::StatusResponse(code, code == 404 ? "NotFound" : "BadRequest",
-                                 path.status().message()));
+      respond(net::StatusResponse(code, code == 404 ? "NotFound" : "BadRequest",
+                                  path.status().message()));
       return;
     }
     int tail = -1;
@@ -114,13 +115,13 @@ cp::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::s
       try {
         tail = std::stoi(req.Query("tailLines"));
       } catch (...) {
-        respond(cp::StatusResponse(400, "BadRequest", "tailLines must be a number"));
+        respond(net::StatusResponse(400, "BadRequest", "tailLines must be a number"));
         return;
       }
     }
     auto text = TailLog(path.value(), tail);
     if (!text.ok()) {
-      respond(cp::StatusResponse(500, "InternalError", text.status().message()));
+      respond(net::StatusResponse(500, "InternalError", text.status().message()));
       return;
     }
     if (req.Query("follow") != "true") {
@@ -134,9 +135,9 @@ cp::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::s
     f->path = path.value();
     f->offset = FileSize(path.value());
     f->lookup = lookup;
-    cp::HttpResponse r = Text(200, "");
+    net::HttpResponse r = Text(200, "");
     std::string first = text.value();
-    r.stream = [f, first](std::shared_ptr<cp::ResponseStream> out) {
+    r.stream = [f, first](std::shared_ptr<net::ResponseStream> out) {
       f->out = out;
       if (!first.empty() && !out->Write(first)) return;
       f->Poll();

@@ -11,8 +11,8 @@
 #include <functional>
 #include <string>
 
-#include "controlplane/http_server.h"
-#include "raftstore/status.h"
+#include "base/status.h"
+#include "net/http_server.h"
 
 namespace tug::agent {
 
@@ -20,6 +20,6 @@ namespace tug::agent {
 using LogLookup = std::function<Result<std::string>(const std::string& ns, const std::string& pod,
                                                     const std::string& container)>;
 
-cp::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token);
+net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token);
 
 }  // namespace tug::agent

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 namespace tug::agent {
 
@@ -30,7 +30,7 @@ bool WriteFile(const std::string& path, const std::string& value) {
 
 std::string ReadFile(const std::string& path) {
   std::string s;
-  if (!store::ReadWholeFile(path, &s)) return "";
+  if (!ReadWholeFile(path, &s)) return "";
   return s;
 }
 
@@ -55,7 +55,7 @@ std::string OwnGroup(const std::string& controller) {
 // Makes `dir` (one level) and checks that a memory limit can be written there.
 Status TryBase(const std::string& dir, bool v2) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return Status::Error("cannot create " + dir + ": " + store::Errno());
+    return Status::Error("cannot create " + dir + ": " + Errno());
   if (v2) {
     // Children of the base need the memory controller handed down to them.
     if (!WriteFile(dir + "/cgroup.subtree_control", "+memory"))
@@ -107,7 +107,7 @@ Result<std::string> MemoryCgroups::Create(const std::string& container_id, int64
                                           int64_t request_bytes) const {
   std::string dir = base_ + "/" + FileSafe(container_id);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    return Status::Error("cannot create cgroup " + dir + ": " + store::Errno());
+    return Status::Error("cannot create cgroup " + dir + ": " + Errno());
   if (limit_bytes > 0) {
     std::string file = dir + (v2_ ? "/memory.max" : "/memory.limit_in_bytes");
     if (!WriteFile(file, std::to_string(limit_bytes)))

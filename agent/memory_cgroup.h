@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::agent {
 

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "agent/process_runtime.h"
-#include "api/http_client.h"
+#include "net/http_client.h"
 
 namespace tug::agent {
 
@@ -96,8 +96,8 @@ ProbeResult Http(const ProbeSpec& p, int port) {
   if (p.scheme != "HTTP")
     return {false, "scheme " + p.scheme + " is not supported by tug-agent's probes"};
   std::string where = p.host + ":" + std::to_string(port);
-  api::HttpClient client({where});
-  api::RequestOptions o;
+  net::HttpClient client({where});
+  net::RequestOptions o;
   o.timeout = std::chrono::milliseconds(p.timeout_ms);
   o.idempotent = true;
   for (const auto& [k, v] : p.http_headers)

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 namespace tug::agent {
 
@@ -56,7 +56,7 @@ bool StillRunning(const ProcessIdentity& id) {
 std::string CurrentBootId() {
   static const std::string id = [] {
     std::string s;
-    if (!store::ReadWholeFile("/proc/sys/kernel/random/boot_id", &s)) return std::string();
+    if (!ReadWholeFile("/proc/sys/kernel/random/boot_id", &s)) return std::string();
     while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
       s.pop_back();
     return s;
@@ -66,20 +66,12 @@ std::string CurrentBootId() {
 
 Status SaveIdentity(const std::string& path, const ProcessIdentity& id) {
   std::string text = nlohmann::json{{"pid", id.pid}, {"startTicks", id.start_ticks}}.dump() + "\n";
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot write " + tmp + ": " + store::Errno());
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Error("cannot write " + path + ": " + store::Errno());
-  return Status::Ok();
+  return WriteFileAtomically(path, text, {.mode = 0644, .durable = true});
 }
 
 Result<ProcessIdentity> LoadIdentity(const std::string& path) {
   std::string text;
-  if (Status s = store::ReadWholeFile(path, &text); !s) return s;
+  if (Status s = ReadWholeFile(path, &text); !s) return s;
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
       !j.contains("startTicks") || !j["startTicks"].is_number_unsigned())

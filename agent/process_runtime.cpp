@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "agent/log_file.h"
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 namespace tug::agent {
 
@@ -28,7 +28,7 @@ bool Executable(const std::string& p) {
 // The exit code the supervisor process recorded, or -1.
 int ReadExitCode(const std::string& state_dir) {
   std::string text;
-  if (!store::ReadWholeFile(state_dir + "/exit", &text)) return -1;
+  if (!ReadWholeFile(state_dir + "/exit", &text)) return -1;
   try {
     return std::stoi(text);
   } catch (...) {
@@ -44,7 +44,7 @@ bool GroupHasLiveMember(pid_t pgid) {
   while (dirent* e = ::readdir(d)) {
     if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
     std::string stat;
-    if (!store::ReadWholeFile(std::string("/proc/") + e->d_name + "/stat", &stat)) continue;
+    if (!ReadWholeFile(std::string("/proc/") + e->d_name + "/stat", &stat)) continue;
     size_t close = stat.rfind(')');
     if (close == std::string::npos || close + 2 >= stat.size()) continue;
     char state = stat[close + 2];

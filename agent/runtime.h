@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/process_identity.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::agent {
 

@@ -17,7 +17,7 @@
 #include "agent/process_runtime.h"
 #include "api/validation.h"
 #include "api/workload.h"
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 namespace tug::agent {
 
@@ -50,15 +50,7 @@ std::string PortVar(const std::string& name) {
 // a machine crash the containers are gone with it. An fsync per container start cost ~10 ms
 // each, serialized, and put seconds between a burst of binds and the last container running.
 Status WriteAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return Status::Error("cannot write " + tmp + ": " + store::Errno());
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fflush(f) == 0 && ok;
-  std::fclose(f);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Error("cannot write " + path + ": " + store::Errno());
-  return Status::Ok();
+  return WriteFileAtomically(path, text, {.mode = 0644, .durable = false});
 }
 
 }  // namespace
@@ -320,11 +312,11 @@ void Supervisor::Recover(int64_t now) {
        it.increment(ec)) {
     std::string dir = it->path().string();
     std::string pod_text, state_text;
-    if (!store::ReadWholeFile(dir + "/pod.json", &pod_text)) continue;
+    if (!ReadWholeFile(dir + "/pod.json", &pod_text)) continue;
     Saved sv;
     sv.pod = json::parse(pod_text, nullptr, false);
     if (!sv.pod.is_object()) continue;
-    if (store::ReadWholeFile(dir + "/state.json", &state_text))
+    if (ReadWholeFile(dir + "/state.json", &state_text))
       sv.state = json::parse(state_text, nullptr, false);
     sv.containers =
         sv.state.is_object() && sv.state.contains("containers") && sv.state["containers"].is_array()

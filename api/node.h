@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/quantity.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::api {
 

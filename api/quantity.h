@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::api {
 

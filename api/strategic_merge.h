@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::api {
 

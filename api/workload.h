@@ -13,7 +13,7 @@
 
 #include "api/quantity.h"
 #include "api/validation.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::api {
 

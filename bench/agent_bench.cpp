@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   tug::testing::AgentFleet agents(c);
   pid_t agent = agents.Start("bench-node", {"--heartbeat-ms", "1000"});
   {
-    tug::api::HttpClient api(c.Apis(), c.Token());
+    tug::net::HttpClient api(c.Apis(), c.Token());
     if (!tug::testing::WaitFor(
             [&] {
               auto r = api.Get("/api/v1/nodes/bench-node");
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t) {
     threads.emplace_back([&] {
-      tug::api::HttpClient api(c.Apis(), c.Token());
+      tug::net::HttpClient api(c.Apis(), c.Token());
       for (int i; (i = next++) < pods;) {
         std::string name = "bench-" + std::to_string(i);
         auto r = api.Post("/api/v1/namespaces/default/pods", PodFor(name).dump());
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
 
   // Memory with 100 pods: delete down to 100 and let the agent settle on them.
   {
-    tug::api::HttpClient api(c.Apis(), c.Token());
+    tug::net::HttpClient api(c.Apis(), c.Token());
     for (int i = 100; i < pods; ++i)
       api.Do("DELETE", "/api/v1/namespaces/default/pods/bench-" + std::to_string(i));
     tug::testing::WaitFor([&] { return agents.ContainerPids("bench-node").size() <= 100; }, 60s);

@@ -24,7 +24,7 @@
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-using tug::api::HttpClient;
+using tug::net::HttpClient;
 
 namespace {
 
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
 
   // Part 1: a deployment over the first `nodes` nodes (the others are cordoned).
   for (int i = nodes; i < registered; ++i) {
-    tug::api::RequestOptions o;
+    tug::net::RequestOptions o;
     o.content_type = "application/merge-patch+json";
     (void)api.Do("PATCH", "/api/v1/nodes/node-" + std::to_string(i),
                  R"({"spec":{"unschedulable":true}})", o);

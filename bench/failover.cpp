@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     std::atomic<int64_t> killed_at{0}, first_ok_after{0};
     std::thread writer([&] {
-      tug::api::HttpClient client(c.Apis(), c.Token());
-      tug::api::RequestOptions ro;
+      tug::net::HttpClient client(c.Apis(), c.Token());
+      tug::net::RequestOptions ro;
       ro.timeout = std::chrono::milliseconds(10000);
       for (int i = 0; !stop; ++i) {
         auto body =

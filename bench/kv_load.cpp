@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "api/base64.h"
+#include "base/base64.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -106,8 +106,8 @@ asio::awaitable<void> Client(std::string endpoint, int id, Clock::time_point end
                    "\"http\",\"containerPort\":8080}],\"resources\":{\"requests\":{\"cpu\":"
                    "\"100m\",\"memory\":\"64Mi\"}}}]}}";
     } else {
-      req.body() = "{\"key\":\"" + tug::api::Base64Encode(std::string(key, 16)) +
-                   "\",\"value\":\"" + tug::api::Base64Encode(value) + "\"}";
+      req.body() = "{\"key\":\"" + tug::Base64Encode(std::string(key, 16)) + "\",\"value\":\"" +
+                   tug::Base64Encode(value) + "\"}";
     }
     req.prepare_payload();
     auto t0 = Clock::now();

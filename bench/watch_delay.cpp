@@ -62,7 +62,7 @@ std::string PodJson(const std::string& name) {
 // the latencies.
 std::vector<double> Write(tug::testing::TugdCluster& c, int leader, const std::string& prefix,
                           int n, std::map<std::string, Clock::time_point>* started) {
-  tug::api::HttpClient client({c.Api(leader)}, c.Token());
+  tug::net::HttpClient client({c.Api(leader)}, c.Token());
   std::vector<double> lat;
   for (int i = 0; i < n; ++i) {
     std::string name = prefix + "-" + std::to_string(i);
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   auto base = Write(c, leader, "base", writes, nullptr);
   double base_cpu = (CpuSeconds(c) - cpu0) * 1000 / writes;
 
-  tug::api::HttpClient lister({c.Api(leader)}, c.Token());
+  tug::net::HttpClient lister({c.Api(leader)}, c.Token());
   auto list = lister.Get("/api/v1/namespaces/default/pods");
   std::string rv = json::parse(list->body)["metadata"]["resourceVersion"];
 
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   for (int w = 0; w < watchers; ++w) {
     threads.emplace_back([&, w] {
       int member = followers_only ? (leader + 1 + w % 2) % 3 : w % 3;
-      tug::api::HttpClient client({c.Api(member)}, c.Token());
+      tug::net::HttpClient client({c.Api(member)}, c.Token());
       std::string buf;
       std::vector<std::pair<std::string, Clock::time_point>> mine;
       int got = 0;
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   while (ready < watchers && Clock::now() - warm_start < std::chrono::seconds(30)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (ready < watchers) {
-      tug::api::HttpClient poke({c.Api(leader)}, c.Token());
+      tug::net::HttpClient poke({c.Api(leader)}, c.Token());
       (void)poke.Post("/api/v1/namespaces/default/pods",
                       PodJson("warm-" + std::to_string(Clock::now().time_since_epoch().count())));
     }

@@ -9,7 +9,7 @@
 
 #include "controlplane/auth.h"
 #include "controlplane/controllers.h"
-#include "controlplane/http_server.h"
+#include "controlplane/http.h"
 #include "controlplane/metrics.h"
 #include "controlplane/pod_log.h"
 #include "controlplane/registry.h"

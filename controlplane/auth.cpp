@@ -1,11 +1,9 @@
 #include "controlplane/auth.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 
-#include "raftstore/file_util.h"
+#include "base/file.h"
+#include "net/bearer.h"
 
 namespace tug::cp {
 
@@ -27,7 +25,7 @@ Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& data_dir,
   a->fixed_ = !token_file.empty();
   a->path_ = a->fixed_ ? token_file : data_dir + "/token";
   std::string text;
-  Status s = store::ReadWholeFile(a->path_, &text);
+  Status s = ReadWholeFile(a->path_, &text);
   if (a->fixed_) {
     if (!s) return Status::Error("cannot read --token-file: " + s.message());
     a->token_ = Trim(text);
@@ -42,28 +40,13 @@ Result<std::unique_ptr<TokenAuth>> TokenAuth::Open(const std::string& data_dir,
 }
 
 bool TokenAuth::Check(const std::string& authorization) const {
-  static const std::string kPrefix = "Bearer ";
-  if (token_.empty() || authorization.size() != kPrefix.size() + token_.size() ||
-      authorization.compare(0, kPrefix.size(), kPrefix) != 0)
-    return false;
-  // Constant time: how much of a guess matched must not show in the answer's timing.
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token_.size(); ++i)
-    diff |= static_cast<unsigned char>(authorization[kPrefix.size() + i] ^ token_[i]);
-  return diff == 0;
+  return net::BearerMatches(authorization, token_);
 }
 
 Status TokenAuth::Adopt(const std::string& token) {
   if (fixed_ || token == token_) return Status::Ok();
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Error("cannot write " + tmp + ": " + store::Errno());
-  std::string text = token + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0)
-    return Status::Error("cannot write " + path_ + ": " + store::Errno());
+  if (Status s = WriteFileAtomically(path_, token + "\n", {.mode = 0600, .durable = true}); !s)
+    return s;
   token_ = token;
   return Status::Ok();
 }

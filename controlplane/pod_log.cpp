@@ -3,11 +3,11 @@
 #include <boost/asio.hpp>
 #include <utility>
 
-#include "api/http_client.h"
 #include "api/node.h"
 #include "api/resource.h"
 #include "api/validation.h"
 #include "controlplane/resource_watch.h"
+#include "net/http_client.h"
 
 namespace tug::cp {
 
@@ -96,7 +96,7 @@ void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std
   for (const char* key : {"container", "tailLines"}) {
     if (!req.Query(key).empty())
       query +=
-          std::string(query.empty() ? "?" : "&") + key + "=" + api::QueryEscape(req.Query(key));
+          std::string(query.empty() ? "?" : "&") + key + "=" + net::QueryEscape(req.Query(key));
   }
   bool follow = req.Query("follow") == "true";
   if (follow) query += std::string(query.empty() ? "?" : "&") + "follow=true";
@@ -117,8 +117,8 @@ void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std
   if (!follow) {
     threads_.push_back({std::thread([&io, agent, token, target, respond, done,
                                      node_msg = "the agent at " + agent] {
-                          api::HttpClient c({agent}, token);
-                          api::RequestOptions o;
+                          net::HttpClient c({agent}, token);
+                          net::RequestOptions o;
                           o.timeout = std::chrono::seconds(10);
                           auto r = c.Get(target, o);
                           HttpResponse out;
@@ -157,7 +157,7 @@ void PodLogProxy::Fetch(const HttpRequest& req, const std::string& ns, const std
   };
   respond(std::move(r));
   threads_.push_back({std::thread([&io, agent, token, target, relay, stopping, done] {
-                        api::HttpClient c({agent}, token);
+                        net::HttpClient c({agent}, token);
                         Status s = c.Stream(
                             "GET", target, "",
                             [&](const std::string& chunk) {

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "controlplane/http_server.h"
+#include "controlplane/http.h"
 #include "controlplane/registry.h"
 
 namespace tug::cp {

@@ -6,9 +6,9 @@
 #include <ctime>
 #include <random>
 
-#include "api/base64.h"
 #include "api/document.h"
 #include "api/validation.h"
+#include "base/base64.h"
 #include "raftstore/node.h"
 
 namespace tug::cp {
@@ -55,11 +55,11 @@ storepb::Compare ModEquals(const std::string& key, int64_t rev) {
 
 // The list continuation: the revision of the first page and the key to go on from.
 std::string EncodeContinue(int64_t rev, const std::string& next_key) {
-  return api::Base64Encode(json{{"rv", rev}, {"start", api::Base64Encode(next_key)}}.dump());
+  return Base64Encode(json{{"rv", rev}, {"start", Base64Encode(next_key)}}.dump());
 }
 
 bool DecodeContinue(const std::string& token, int64_t* rev, std::string* next_key) {
-  auto raw = api::Base64Decode(token);
+  auto raw = Base64Decode(token);
   if (!raw) return false;
   auto parsed = api::ParseJson(*raw, "continue token");
   if (!parsed.ok()) return false;
@@ -67,7 +67,7 @@ bool DecodeContinue(const std::string& token, int64_t* rev, std::string* next_ke
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_integer() || !j.contains("start") ||
       !j["start"].is_string())
     return false;
-  auto key = api::Base64Decode(j["start"].get<std::string>());
+  auto key = Base64Decode(j["start"].get<std::string>());
   if (!key) return false;
   *rev = j["rv"].get<int64_t>();
   *next_key = *key;

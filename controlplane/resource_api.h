@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "controlplane/http_server.h"
+#include "controlplane/http.h"
 #include "controlplane/registry.h"
 
 namespace boost::asio {

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "api/resource.h"
-#include "controlplane/http_server.h"
+#include "controlplane/http.h"
 #include "controlplane/registry.h"
 
 namespace boost::asio {

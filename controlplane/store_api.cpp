@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/base64.h"
 #include "api/document.h"
+#include "base/base64.h"
 #include "raftstore/node.h"
 #include "raftstore/watch_hub.h"
 
@@ -121,7 +121,7 @@ void HandleWatch(store::RaftNode& node, store::WatchHub& hub, const HttpRequest&
   auto field = [&](const char* name) -> std::optional<std::string> {
     if (!c.contains(name)) return std::string();
     if (!c[name].is_string()) return std::nullopt;
-    return api::Base64Decode(c[name].get<std::string>());
+    return Base64Decode(c[name].get<std::string>());
   };
   auto key = field("key"), range_end = field("range_end");
   int64_t start = 0;

@@ -11,7 +11,7 @@
 // commit and applied index).
 #pragma once
 
-#include "controlplane/http_server.h"
+#include "controlplane/http.h"
 
 namespace tug::store {
 class RaftNode;

@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 #include "raftstore/store.pb.h"
 
 namespace tug::store {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/host_port.h"
 #include "raftstore/snapshot_file.h"
 #include "raftstore/transport.h"
 #include "raftstore/wal.h"
@@ -40,12 +41,10 @@ Result<std::vector<Member>> ParseInitialCluster(const std::string& flag) {
     if (eq == std::string::npos || eq == 0 || eq + 1 >= item.size()) {
       return Status::Invalid("--initial-cluster: \"" + item + "\" is not name=host:port");
     }
-    std::string host;
-    uint16_t port = 0;
     Member m;
     m.name = item.substr(0, eq);
     m.peer_addr = item.substr(eq + 1);
-    if (!SplitHostPort(m.peer_addr, &host, &port)) {
+    if (!ParseHostPort(m.peer_addr, false)) {
       return Status::Invalid("--initial-cluster: \"" + m.peer_addr + "\" is not host:port");
     }
     for (const auto& o : out) {

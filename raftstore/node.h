@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "raftstore/kv_store.h"
 #include "raftstore/raft.h"
-#include "raftstore/status.h"
 #include "raftstore/store.pb.h"
 
 namespace boost::asio {

@@ -49,11 +49,11 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "raftstore/progress.h"
 #include "raftstore/raft.pb.h"
 #include "raftstore/raft_log.h"
 #include "raftstore/read_index.h"
-#include "raftstore/status.h"
 
 namespace tug::raft {
 

@@ -10,8 +10,9 @@
 #include <filesystem>
 #include <utility>
 
-#include "raftstore/crc32c.h"
-#include "raftstore/file_util.h"
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "base/file.h"
 
 namespace tug::store {
 

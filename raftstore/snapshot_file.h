@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "raftstore/raft.pb.h"
-#include "raftstore/status.h"
 
 namespace tug::store {
 

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <deque>
 
-#include "raftstore/file_util.h"
+#include "base/coding.h"
+#include "base/file.h"
+#include "base/host_port.h"
 #include "raftstore/store.pb.h"
 
 namespace tug::store {
@@ -34,23 +36,6 @@ std::string Frame(const storepb::PeerFrame& f) {
 }
 
 }  // namespace
-
-bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size()) return false;
-  try {
-    size_t used = 0;
-    int p = std::stoi(addr.substr(colon + 1), &used);
-    if (used != addr.size() - colon - 1 || p <= 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  *host = addr.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']')
-    *host = host->substr(1, host->size() - 2);
-  return true;
-}
 
 struct QueuedFrame {
   std::string bytes;
@@ -111,12 +96,11 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
     auto self_ref = shared_from_this();
     std::chrono::milliseconds backoff(50);
     while (!p->stopped) {
-      std::string host;
-      uint16_t port = 0;
+      // Checked when the member was configured (ParseInitialCluster).
+      HostPort hp = ParseHostPort(p->addr, false).value();
       error_code ec;
-      SplitHostPort(p->addr, &host, &port);
       tcp::resolver resolver(io);
-      auto eps = co_await resolver.async_resolve(host, std::to_string(port),
+      auto eps = co_await resolver.async_resolve(hp.host, std::to_string(hp.port),
                                                  asio::redirect_error(use_awaitable, ec));
       if (!ec) co_await asio::async_connect(p->sock, eps, asio::redirect_error(use_awaitable, ec));
       if (p->stopped) break;
@@ -286,15 +270,12 @@ PeerTransport::~PeerTransport() {
 }
 
 Status PeerTransport::Listen(const std::string& addr) {
-  std::string host;
-  uint16_t port = 0;
-  if (!SplitHostPort(addr, &host, &port)) {
-    return Status::Invalid("peer address \"" + addr + "\" is not host:port");
-  }
+  auto hp = ParseHostPort(addr, false);
+  if (!hp) return Status::Invalid("peer " + hp.status().message());
   error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
+  auto ip = asio::ip::make_address(hp->host, ec);
   if (ec) return Status::Invalid("peer address \"" + addr + "\": " + ec.message());
-  tcp::endpoint ep(ip, port);
+  tcp::endpoint ep(ip, hp->port);
   auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);

@@ -15,8 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "raftstore/raft.pb.h"
-#include "raftstore/status.h"
 
 namespace boost::asio {
 class io_context;
@@ -61,8 +61,5 @@ class PeerTransport {
  private:
   std::shared_ptr<Impl> impl_;
 };
-
-// Splits "host:port"; false if malformed.
-bool SplitHostPort(const std::string& addr, std::string* host, uint16_t* port);
 
 }  // namespace tug::store

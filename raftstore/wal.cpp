@@ -11,8 +11,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "raftstore/crc32c.h"
-#include "raftstore/file_util.h"
+#include "base/coding.h"
+#include "base/crc32c.h"
+#include "base/file.h"
 #include "raftstore/wal.pb.h"
 
 namespace tug::store {

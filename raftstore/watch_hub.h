@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "raftstore/kv_store.h"
-#include "raftstore/status.h"
 
 namespace tug::store {
 

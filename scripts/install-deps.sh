@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build ccache make
+  mold                      # a faster linker (CMake uses it when present)
   libboost1.81-dev          # Asio, Beast (1.81: as_tuple, cancellation, awaitable operators)
   nlohmann-json3-dev libyaml-cpp-dev
   libprotobuf-dev protobuf-compiler

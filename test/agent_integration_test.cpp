@@ -16,8 +16,8 @@
 #include "test/support/tugd_cluster.h"
 
 using nlohmann::json;
-using tug::api::HttpClient;
-using tug::api::RequestOptions;
+using tug::net::HttpClient;
+using tug::net::RequestOptions;
 using tug::testing::AgentFleet;
 using tug::testing::ClusterOptions;
 using tug::testing::GetJson;

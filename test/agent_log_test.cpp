@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "agent/log_file.h"
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 using tug::agent::RotateLog;
 using tug::agent::TailLog;
@@ -83,7 +83,7 @@ TEST_CASE("a log is rotated at its size cap while its writer goes on", "[agent][
     want += Line(i);
   CHECK(tail == want);
   std::string current;
-  REQUIRE(tug::store::ReadWholeFile(path, &current).ok());
+  REQUIRE(tug::ReadWholeFile(path, &current).ok());
   CHECK(current.find('\0') == std::string::npos);  // no hole where the old end was
 }
 

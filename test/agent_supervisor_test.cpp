@@ -14,7 +14,7 @@
 #include "agent/log_file.h"
 #include "agent/process_runtime.h"
 #include "agent/supervisor.h"
-#include "raftstore/file_util.h"
+#include "base/file.h"
 
 using namespace tug::agent;
 using nlohmann::json;
@@ -116,7 +116,7 @@ struct Fixture {
   }
   std::string WorkFile(const std::string& pod, const std::string& file) {
     std::string text;
-    (void)tug::store::ReadWholeFile(
+    (void)tug::ReadWholeFile(
         dir.path + "/pods/default_" + pod + "_uid-" + pod + "/main/work/" + file, &text);
     return text;
   }
@@ -401,7 +401,7 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
   // (start times count in 10 ms ticks).
   std::string state_path = f.dir.path + "/pods/default_gone_uid-gone/state.json";
   std::string text;
-  REQUIRE(tug::store::ReadWholeFile(state_path, &text).ok());
+  REQUIRE(tug::ReadWholeFile(state_path, &text).ok());
   json state = json::parse(text);
   pid_t shim = state["containers"][0]["running"]["pid"];
   ::kill(-shim, SIGKILL);
@@ -549,7 +549,7 @@ TEST_CASE("where cgroups exist, a container's daemon in its own session is stopp
   while (daemon == 0 && std::chrono::steady_clock::now() < deadline) {
     sup.Tick(0);
     std::string text;
-    if (tug::store::ReadWholeFile(file, &text).ok() && !text.empty()) daemon = PidIn(text);
+    if (tug::ReadWholeFile(file, &text).ok() && !text.empty()) daemon = PidIn(text);
     std::this_thread::sleep_for(10ms);
   }
   REQUIRE(daemon > 0);

@@ -13,7 +13,7 @@
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using tug::api::HttpClient;
+using tug::net::HttpClient;
 using tug::testing::ClusterOptions;
 using tug::testing::GetJson;
 using tug::testing::SendJson;

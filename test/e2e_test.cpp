@@ -73,8 +73,8 @@ int HostPort(const json& pod) {
 // What a replica answers on its node's address and host port ("" without an answer).
 std::string AskReplica(const json& pod) {
   std::string addr = pod["status"].value("hostIP", "") + ":" + std::to_string(HostPort(pod));
-  tug::api::HttpClient c({addr});
-  tug::api::RequestOptions o;
+  tug::net::HttpClient c({addr});
+  tug::net::RequestOptions o;
   o.timeout = 3s;
   o.max_unreachable_rounds = 1;
   auto r = c.Get("/", o);
@@ -167,7 +167,7 @@ TEST_CASE(
   REQUIRE(lc.Start(old_leader));
   CHECK(WaitFor(
       [&] {
-        tug::api::HttpClient c({lc.Api(old_leader)}, lc.Token());
+        tug::net::HttpClient c({lc.Api(old_leader)}, lc.Token());
         auto s = c.Get("/apis/apps/v1/namespaces/default/deployments?resourceVersion=0");
         if (!s.ok() || s->status != 200) return false;
         json list = json::parse(s->body, nullptr, false);
@@ -286,7 +286,7 @@ TEST_CASE(
   REQUIRE(lc.Heal(cut));
   CHECK(WaitFor(
       [&] {
-        tug::api::HttpClient c({lc.Api(cut)}, lc.Token());
+        tug::net::HttpClient c({lc.Api(cut)}, lc.Token());
         auto s = c.Get("/apis/apps/v1/namespaces/default/deployments?resourceVersion=0");
         if (!s.ok() || s->status != 200) return false;
         json list = json::parse(s->body, nullptr, false);

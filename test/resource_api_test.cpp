@@ -18,8 +18,8 @@
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using tug::api::HttpClient;
-using tug::api::RequestOptions;
+using tug::net::HttpClient;
+using tug::net::RequestOptions;
 using tug::testing::ClusterOptions;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
@@ -862,8 +862,8 @@ TEST_CASE("discovery, and lists in the Table form, as kubectl reads them", "[api
   CHECK(gv.body["openapi"] == "3.0.0");
   CHECK(api.Get("/openapi/v3/apis/batch/v1").code == 404);
 
-  tug::api::HttpClient client(c.Apis(), c.Token());
-  tug::api::RequestOptions o;
+  tug::net::HttpClient client(c.Apis(), c.Token());
+  tug::net::RequestOptions o;
   o.headers["Accept"] =
       "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;"
       "g=meta.k8s.io,application/json";

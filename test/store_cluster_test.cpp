@@ -15,8 +15,8 @@
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-using tug::api::HttpClient;
-using tug::api::RequestOptions;
+using tug::net::HttpClient;
+using tug::net::RequestOptions;
 using tug::testing::B64;
 using tug::testing::ClusterOptions;
 using tug::testing::TugdCluster;

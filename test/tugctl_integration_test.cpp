@@ -18,7 +18,7 @@
 #include "test/support/tugd_cluster.h"
 
 using nlohmann::json;
-using tug::api::HttpClient;
+using tug::net::HttpClient;
 using tug::testing::AgentFleet;
 using tug::testing::BackgroundCommand;
 using tug::testing::Cells;

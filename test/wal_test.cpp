@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "raftstore/crc32c.h"
+#include "base/crc32c.h"
 #include "raftstore/snapshot_file.h"
 #include "raftstore/wal.h"
 #include "raftstore/wal.pb.h"
@@ -128,7 +128,7 @@ void FlipBit(const std::string& path, uint64_t offset) {
 
 std::string Framed(const walpb::WalRecord& rec) {
   std::string payload = rec.SerializeAsString();
-  uint32_t crc = store::Crc32c(payload.data(), payload.size());
+  uint32_t crc = Crc32c(payload.data(), payload.size());
   std::string out;
   for (uint32_t v : {static_cast<uint32_t>(payload.size()), crc})
     for (int i = 0; i < 4; ++i)
@@ -156,8 +156,8 @@ std::vector<uint64_t> EntriesIn(const std::string& path) {
 }  // namespace
 
 TEST_CASE("crc32c matches the standard test vector", "[storage]") {
-  CHECK(store::Crc32c("123456789", 9) == 0xE3069283u);
-  CHECK(store::Crc32c("", 0) == 0u);
+  CHECK(Crc32c("123456789", 9) == 0xE3069283u);
+  CHECK(Crc32c("", 0) == 0u);
 }
 
 TEST_CASE("wal: hard state and entries survive a reopen, unsynced records do not", "[storage]") {

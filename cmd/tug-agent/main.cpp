@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "agent/agent.h"
-#include "api/http_client.h"
-#include "raftstore/file_util.h"
+#include "base/file.h"
+#include "net/http_client.h"
 
 namespace {
 
@@ -51,12 +51,12 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::flush_on(spdlog::level::trace);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + o.name + "] %v");
-  o.servers = tug::api::SplitServers(servers);
+  o.servers = tug::net::SplitServers(servers);
   o.backoff.initial_ms = backoff_initial_ms;
   o.backoff.max_ms = backoff_max_ms;
   if (!token_file.empty()) {
     std::string token;
-    if (tug::Status s = tug::store::ReadWholeFile(token_file, &token); !s)
+    if (tug::Status s = tug::ReadWholeFile(token_file, &token); !s)
       return Fail("cannot read --token-file: " + s.message());
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
       token.pop_back();

@@ -37,8 +37,8 @@ int RunClusterStatus(Ctl& ctl, const ClusterOptions& o) {
       health = "unknown address (not heard from since the answering member started)";
     } else {
       // Each member on its own: no failover, a short timeout.
-      api::HttpClient one({addr}, ctl.target().token);
-      api::RequestOptions ro;
+      net::HttpClient one({addr}, ctl.target().token);
+      net::RequestOptions ro;
       ro.timeout = std::chrono::seconds(2);
       ro.max_unreachable_rounds = 1;
       auto st = one.Get("/cluster/status", ro);

@@ -7,9 +7,9 @@
 #include <ostream>
 #include <sstream>
 
-#include "api/base64.h"
 #include "api/document.h"
 #include "api/json_access.h"
+#include "base/base64.h"
 #include "cmd/tugctl/kubeconfig.h"
 #include "cmd/tugctl/verbs.h"
 
@@ -22,7 +22,7 @@ json Kubeconfig(const KubeconfigParams& p) {
   if (p.insecure) {
     cluster["insecure-skip-tls-verify"] = true;
   } else {
-    cluster["certificate-authority-data"] = api::Base64Encode(p.ca_pem);
+    cluster["certificate-authority-data"] = Base64Encode(p.ca_pem);
   }
   return {
       {"apiVersion", "v1"},

@@ -95,7 +95,7 @@ Result<Target> ResolveTarget(const GlobalFlags& flags,
   if (servers.empty()) servers = env("TUG_SERVER").value_or("");
   if (servers.empty()) servers = file.server;
   if (servers.empty()) servers = kDefaultServer;
-  t.servers = api::SplitServers(servers);
+  t.servers = net::SplitServers(servers);
   if (t.servers.empty()) return Status::Invalid("no server in \"" + servers + "\"");
   for (const auto& sv : t.servers) {
     if (sv.find("://") != std::string::npos)
@@ -167,7 +167,7 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   return milliseconds(total);
 }
 
-std::string ServerMessage(const api::HttpResult& r) {
+std::string ServerMessage(const net::HttpResult& r) {
   std::string m = ServerMessage(r.body);
   return m.empty() ? "the server answered HTTP " + std::to_string(r.status) + " with no message"
                    : m;
@@ -208,14 +208,14 @@ Status Ctl::Connect() {
     timeout_given_ = true;
   }
   target_ = t.value();
-  client_ = std::make_unique<api::HttpClient>(target_.servers, target_.token);
+  client_ = std::make_unique<net::HttpClient>(target_.servers, target_.token);
   connected_ = true;
   return Status::Ok();
 }
 
-Result<api::HttpResult> Ctl::Request(const std::string& method, const std::string& target,
+Result<net::HttpResult> Ctl::Request(const std::string& method, const std::string& target,
                                      const std::string& body, const std::string& content_type) {
-  api::RequestOptions o;
+  net::RequestOptions o;
   o.timeout = timeout_;
   // A merge patch, a PUT with a resourceVersion or a DELETE means the same thing twice; a
   // POST from tugctl creates an object of a given name, so a second one is an AlreadyExists,

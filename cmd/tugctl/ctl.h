@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/http_client.h"
 #include "api/resource.h"
-#include "raftstore/status.h"
+#include "base/status.h"
+#include "net/http_client.h"
 
 namespace tug::ctl {
 
@@ -54,14 +54,14 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text);
 // The message of a Kubernetes Status in `body`, or the body itself (trimmed) if it is not one.
 std::string ServerMessage(const std::string& body);
 // The same for an answer, saying its HTTP status when the body says nothing.
-std::string ServerMessage(const api::HttpResult& r);
+std::string ServerMessage(const net::HttpResult& r);
 
 // "/apis/apps/v1/namespaces/default/deployments/web/scale". `ns` empty: every namespace (or
 // a cluster-scoped kind); `name` empty: the collection.
 std::string ResourcePath(const api::ResourceInfo& r, const std::string& ns,
                          const std::string& name = "", const std::string& sub = "");
 
-using api::QueryEscape;
+using net::QueryEscape;
 
 class Ctl {
  public:
@@ -76,12 +76,12 @@ class Ctl {
   Status Connect();
   const Target& target() const { return target_; }
   const std::string& ns() const { return target_.ns; }
-  api::HttpClient& client() { return *client_; }
+  net::HttpClient& client() { return *client_; }
 
   // One request with the CLI's failover policy: retried across servers while they answer
   // 503 (between leaders) until the request timeout; given up quickly when no server can
   // be reached at all.
-  Result<api::HttpResult> Request(const std::string& method, const std::string& target,
+  Result<net::HttpResult> Request(const std::string& method, const std::string& target,
                                   const std::string& body = "",
                                   const std::string& content_type = "application/json");
   // GET and parse; a non-200 answer is an error with the server's message, and so is an
@@ -106,7 +106,7 @@ class Ctl {
 
  private:
   Target target_;
-  std::unique_ptr<api::HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;
   std::chrono::milliseconds timeout_{30000};
   bool timeout_given_ = false;
   bool connected_ = false;

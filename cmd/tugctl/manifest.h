@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/resource.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::ctl {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "api/resource.h"
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace tug::ctl {
 

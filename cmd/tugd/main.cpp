@@ -8,9 +8,10 @@
 #include <cstdio>
 #include <memory>
 
+#include "base/host_port.h"
 #include "controlplane/api_server.h"
-#include "controlplane/http_server.h"
-#include "controlplane/tls_terminator.h"
+#include "net/http_server.h"
+#include "net/tls_terminator.h"
 #include "raftstore/node.h"
 
 namespace {
@@ -102,26 +103,26 @@ int main(int argc, char** argv) {
   if (!api.ok()) return Fail(api.status().message());
   tug::cp::ApiServer& server = *api.value();
 
-  tug::cp::HttpServer http(
+  tug::net::HttpServer http(
       io,
-      [&server](tug::cp::HttpRequest req, tug::cp::Respond respond) {
+      [&server](tug::net::HttpRequest req, tug::net::Respond respond) {
         server.Handle(std::move(req), std::move(respond));
       },
       max_request_bytes);
   if (auto s = http.Listen(o.api_addr); !s) return Fail(s.message());
   // HTTPS: TLS terminated here and relayed to the HTTP server above, which answers both.
-  std::unique_ptr<tug::cp::TlsTerminator> https;
+  std::unique_ptr<tug::net::TlsTerminator> https;
   if (!tls_addr.empty()) {
-    https = std::make_unique<tug::cp::TlsTerminator>(io);
+    https = std::make_unique<tug::net::TlsTerminator>(io);
     if (auto s = https->UseCertificate(tls_cert, tls_key); !s) return Fail(s.message());
-    auto ca = tug::cp::TlsTrustAnchor(tls_cert);
+    auto ca = tug::net::TlsTrustAnchor(tls_cert);
     if (!ca.ok()) return Fail(ca.status().message());
-    std::string api_host = o.api_addr.substr(0, o.api_addr.rfind(':') + 1);
-    std::string backend = tug::cp::LocalAddress(api_host + std::to_string(http.port()));
+    std::string api_host = tug::HostOf(o.api_addr) + ":";
+    std::string backend = tug::net::LocalAddress(api_host + std::to_string(http.port()));
     if (auto s = https->Listen(tls_addr, backend); !s) return Fail(s.message());
     // The port bound (which --tls-addr may leave to the kernel with :0).
-    std::string bound = tls_addr.substr(0, tls_addr.rfind(':') + 1) + std::to_string(https->port());
-    server.SetHttpsEndpoint(tug::cp::HttpsUrl(bound, o.api_addr), ca.value());
+    std::string bound = tug::HostOf(tls_addr) + ":" + std::to_string(https->port());
+    server.SetHttpsEndpoint(tug::net::HttpsUrl(bound, o.api_addr), ca.value());
   }
   if (auto s = n.Start(); !s) return Fail(s.message());
   server.Start();

@@ -110,7 +110,7 @@ std::string LocalCluster::Token() const {
 }
 
 std::vector<std::string> LocalCluster::Apis() {
-  return api::SplitServers(Trim(Script({"servers"}).out));
+  return net::SplitServers(Trim(Script({"servers"}).out));
 }
 
 std::string LocalCluster::Logs() const {
@@ -124,8 +124,8 @@ std::string LocalCluster::Logs() const {
 }
 
 json LocalCluster::Get(const std::string& path) {
-  api::HttpClient c(Apis(), Token());
-  api::RequestOptions o;
+  net::HttpClient c(Apis(), Token());
+  net::RequestOptions o;
   o.timeout = std::chrono::seconds(10);
   auto r = c.Get(path, o);
   if (!r.ok() || r->status != 200) return nullptr;
@@ -135,8 +135,8 @@ json LocalCluster::Get(const std::string& path) {
 std::string LocalCluster::Leader() {
   std::string leader;
   for (const auto& a : Apis()) {
-    api::HttpClient c({a}, Token());
-    api::RequestOptions o;
+    net::HttpClient c({a}, Token());
+    net::RequestOptions o;
     o.timeout = std::chrono::seconds(2);
     o.max_unreachable_rounds = 1;
     auto r = c.Get("/cluster/status", o);

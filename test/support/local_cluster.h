@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/http_client.h"
+#include "net/http_client.h"
 #include "test/support/run_command.h"
 
 namespace tug::testing {

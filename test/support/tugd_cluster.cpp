@@ -1,6 +1,6 @@
 #include "test/support/tugd_cluster.h"
 
-#include "api/base64.h"
+#include "base/base64.h"
 #include "test/support/run_command.h"
 
 #include <fcntl.h>
@@ -39,27 +39,27 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
 }
 
 std::string B64(const std::string& in) {
-  return api::Base64Encode(in);
+  return Base64Encode(in);
 }
 
 std::string UnB64(const std::string& in) {
-  return api::Base64Decode(in).value_or("");
+  return Base64Decode(in).value_or("");
 }
 
 // A port free now, below the kernel's ephemeral range (32768 and up by default): a port the
 // kernel picked for us could be handed to some client's outgoing connection before the member
 // binds it, and the member would fail to start.
-nlohmann::json GetJson(api::HttpClient& c, const std::string& path) {
-  api::RequestOptions o;
+nlohmann::json GetJson(net::HttpClient& c, const std::string& path) {
+  net::RequestOptions o;
   o.timeout = std::chrono::seconds(5);
   auto r = c.Get(path, o);
   if (!r.ok() || r->status != 200) return nlohmann::json();
   return nlohmann::json::parse(r->body, nullptr, false);
 }
 
-int SendJson(api::HttpClient& c, const std::string& method, const std::string& path,
+int SendJson(net::HttpClient& c, const std::string& method, const std::string& path,
              const nlohmann::json& body, const std::string& content_type) {
-  api::RequestOptions o;
+  net::RequestOptions o;
   o.timeout = std::chrono::seconds(5);
   o.content_type = content_type;
   o.idempotent = method != "POST";
@@ -289,8 +289,8 @@ std::optional<int> TugdCluster::WaitExit(int i, std::chrono::milliseconds timeou
 
 std::optional<std::string> TugdCluster::StatusJson(int i) {
   if (!Running(i)) return std::nullopt;
-  api::HttpClient c({Api(i)}, Token());
-  api::RequestOptions o;
+  net::HttpClient c({Api(i)}, Token());
+  net::RequestOptions o;
   o.timeout = std::chrono::milliseconds(2000);
   auto r = c.Get("/cluster/status", o);
   if (!r.ok() || r->status != 200) return std::nullopt;

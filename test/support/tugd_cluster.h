@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/http_client.h"
+#include "net/http_client.h"
 
 namespace tug::testing {
 
@@ -88,9 +88,9 @@ class TugdCluster {
 pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log);
 
 // GET `path`: the body as JSON, or null without a 200 answer within 5 s.
-nlohmann::json GetJson(api::HttpClient& c, const std::string& path);
+nlohmann::json GetJson(net::HttpClient& c, const std::string& path);
 // A request with a JSON body (null: none); the HTTP status, or 0 without an answer in 5 s.
-int SendJson(api::HttpClient& c, const std::string& method, const std::string& path,
+int SendJson(net::HttpClient& c, const std::string& method, const std::string& path,
              const nlohmann::json& body, const std::string& content_type = "application/json");
 
 // A port free now on 127.0.0.1, below the ephemeral range.

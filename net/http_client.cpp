@@ -1,4 +1,6 @@
-#include "api/http_client.h"
+#include "net/http_client.h"
+
+#include "base/host_port.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -7,7 +9,7 @@
 #include <optional>
 #include <thread>
 
-namespace tug::api {
+namespace tug::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -70,9 +72,13 @@ Outcome Attempt(HttpClient::Conn& c, const std::string& server,
   bool fresh = false;
   for (int tries = 0; tries < 2; ++tries) {
     if (!c.stream) {
-      auto colon = server.rfind(':');
+      auto hp = ParseHostPort(server);
+      if (!hp) {
+        *err = hp.status().message();
+        return Outcome::kNotSent;
+      }
       tcp::resolver resolver(c.io);
-      auto eps = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
+      auto eps = resolver.resolve(hp->host, std::to_string(hp->port), ec);
       if (ec) {
         *err = server + ": " + ec.message();
         return Outcome::kNotSent;
@@ -214,9 +220,13 @@ Status HttpClient::Stream(const std::string& method, const std::string& target,
     asio::io_context io;
     beast::tcp_stream stream(io);
     boost::system::error_code ec;
-    auto colon = server.rfind(':');
+    auto hp = ParseHostPort(server);
+    if (!hp) {
+      last_error = hp.status().message();
+      continue;
+    }
     tcp::resolver resolver(io);
-    auto eps = resolver.resolve(server.substr(0, colon), server.substr(colon + 1), ec);
+    auto eps = resolver.resolve(hp->host, std::to_string(hp->port), ec);
     if (!ec) {
       stream.expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
       stream.async_connect(eps, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
@@ -287,4 +297,4 @@ std::string QueryEscape(const std::string& s) {
   return out;
 }
 
-}  // namespace tug::api
+}  // namespace tug::net

@@ -1,4 +1,6 @@
-#include "controlplane/http_server.h"
+#include "net/http_server.h"
+
+#include "base/host_port.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +11,7 @@
 #include <chrono>
 #include <deque>
 
-namespace tug::cp {
+namespace tug::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -299,22 +301,12 @@ HttpServer::~HttpServer() {
 }
 
 Status HttpServer::Listen(const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos)
-    return Status::Invalid("address \"" + addr + "\" is not host:port");
-  std::string host = addr.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(addr.substr(colon + 1));
-  } catch (...) {
-    return Status::Invalid("address \"" + addr + "\" has no valid port");
-  }
+  auto hp = ParseHostPort(addr);
+  if (!hp) return hp.status();
   error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec || port < 0 || port > 65535)
-    return Status::Invalid("address \"" + addr + "\" is not ip:port");
-  tcp::endpoint ep(ip, static_cast<uint16_t>(port));
+  auto ip = asio::ip::make_address(hp->host, ec);
+  if (ec) return Status::Invalid("address \"" + addr + "\" is not ip:port");
+  tcp::endpoint ep(ip, hp->port);
   auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
   if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -351,4 +343,4 @@ void HttpServer::Stop() {
   }
 }
 
-}  // namespace tug::cp
+}  // namespace tug::net

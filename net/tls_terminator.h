@@ -12,13 +12,13 @@
 #include <memory>
 #include <string>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace boost::asio {
 class io_context;
 }
 
-namespace tug::cp {
+namespace tug::net {
 
 class TlsTerminator {
  public:
@@ -58,4 +58,4 @@ std::string HttpsUrl(const std::string& tls_addr, const std::string& fallback_ad
 // host (0.0.0.0, ::) replaced by the loopback address.
 std::string LocalAddress(const std::string& bound_addr);
 
-}  // namespace tug::cp
+}  // namespace tug::net

@@ -1,8 +1,8 @@
-#include "api/base64.h"
+#include "base/base64.h"
 
 #include <cstdint>
 
-namespace tug::api {
+namespace tug {
 
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -60,4 +60,4 @@ std::optional<std::string> Base64Decode(const std::string& in) {
   return out;
 }
 
-}  // namespace tug::api
+}  // namespace tug

@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tug::store {
+namespace tug {
 
 // The CRC32C of n bytes at data (reflected, init and final xor 0xFFFFFFFF): "123456789"
 // gives 0xE3069283, the empty input gives 0.
 uint32_t Crc32c(const void* data, size_t n);
 
-}  // namespace tug::store
+}  // namespace tug

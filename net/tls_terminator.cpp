@@ -1,4 +1,4 @@
-#include "controlplane/tls_terminator.h"
+#include "net/tls_terminator.h"
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -10,9 +10,10 @@
 #include <chrono>
 #include <vector>
 
-#include "raftstore/file_util.h"
+#include "base/file.h"
+#include "base/host_port.h"
 
-namespace tug::cp {
+namespace tug::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -26,31 +27,19 @@ namespace {
 
 // "ip:port" (IPv6 in brackets) as an endpoint; the error names the address.
 Result<tcp::endpoint> Endpoint(const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return Status::Invalid("address \"" + addr + "\" is not ip:port");
-  std::string host = addr.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  int port = -1;
-  try {
-    port = std::stoi(addr.substr(colon + 1));
-  } catch (...) {
-  }
+  auto hp = ParseHostPort(addr);
+  if (!hp) return hp.status();
   error_code ec;
-  auto ip = asio::ip::make_address(host, ec);
-  if (ec || port < 0 || port > 65535)
-    return Status::Invalid("address \"" + addr + "\" is not ip:port");
-  return tcp::endpoint(ip, static_cast<uint16_t>(port));
-}
-
-bool Unspecified(const std::string& host) {
-  return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+  auto ip = asio::ip::make_address(hp->host, ec);
+  if (ec) return Status::Invalid("address \"" + addr + "\" is not ip:port");
+  return tcp::endpoint(ip, hp->port);
 }
 
 }  // namespace
 
 Result<std::string> TlsTrustAnchor(const std::string& cert_file) {
   std::string pem;
-  if (Status s = store::ReadWholeFile(cert_file, &pem); !s) return s;
+  if (Status s = ReadWholeFile(cert_file, &pem); !s) return s;
   static const std::string kBegin = "-----BEGIN CERTIFICATE-----";
   static const std::string kEnd = "-----END CERTIFICATE-----";
   auto begin = pem.rfind(kBegin);
@@ -62,17 +51,17 @@ Result<std::string> TlsTrustAnchor(const std::string& cert_file) {
 
 std::string HttpsUrl(const std::string& tls_addr, const std::string& fallback_addr) {
   auto colon = tls_addr.rfind(':');
-  std::string host = tls_addr.substr(0, colon);
+  std::string host = HostOf(tls_addr);
   std::string port = colon == std::string::npos ? "" : tls_addr.substr(colon);
-  if (Unspecified(host)) host = fallback_addr.substr(0, fallback_addr.rfind(':'));
+  if (IsUnspecifiedHost(host)) host = HostOf(fallback_addr);
   return "https://" + host + port;
 }
 
 std::string LocalAddress(const std::string& bound_addr) {
-  auto colon = bound_addr.rfind(':');
-  std::string host = bound_addr.substr(0, colon);
-  if (!Unspecified(host)) return bound_addr;
-  return (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : "[::1]") + bound_addr.substr(colon);
+  std::string host = HostOf(bound_addr);
+  if (!IsUnspecifiedHost(host)) return bound_addr;
+  return (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : "[::1]") +
+         bound_addr.substr(host.size());
 }
 
 struct TlsTerminator::Impl : std::enable_shared_from_this<TlsTerminator::Impl> {
@@ -240,4 +229,4 @@ void TlsTerminator::Stop() {
   }
 }
 
-}  // namespace tug::cp
+}  // namespace tug::net

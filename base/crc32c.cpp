@@ -1,9 +1,9 @@
 // Kept out of the header so that only this file pays for <boost/crc.hpp>.
-#include "raftstore/crc32c.h"
+#include "base/crc32c.h"
 
 #include <boost/crc.hpp>
 
-namespace tug::store {
+namespace tug {
 
 uint32_t Crc32c(const void* data, size_t n) {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
@@ -11,4 +11,4 @@ uint32_t Crc32c(const void* data, size_t n) {
   return crc.checksum();
 }
 
-}  // namespace tug::store
+}  // namespace tug

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
-namespace tug::api {
+namespace tug::net {
 
 struct HttpResult {
   int status = 0;
@@ -91,4 +91,4 @@ std::string QueryEscape(const std::string& s);
 // "http://127.0.0.1:7101,http://..." -> {"127.0.0.1:7101", ...}
 std::vector<std::string> SplitServers(const std::string& list);
 
-}  // namespace tug::api
+}  // namespace tug::net

@@ -12,13 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "raftstore/status.h"
+#include "base/status.h"
 
 namespace boost::asio {
 class io_context;
 }
 
-namespace tug::cp {
+namespace tug::net {
 
 struct HttpRequest {
   std::string method;                          // "GET", "POST", ...
@@ -95,4 +95,4 @@ HttpResponse StatusResponse(int code, const std::string& reason, const std::stri
 // Percent-decodes a URL component ('+' stays '+': only query strings from forms use it).
 std::string UrlDecode(const std::string& s);
 
-}  // namespace tug::cp
+}  // namespace tug::net

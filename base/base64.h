@@ -4,10 +4,10 @@
 #include <optional>
 #include <string>
 
-namespace tug::api {
+namespace tug {
 
 std::string Base64Encode(const std::string& in);
 // nullopt if `in` is not base64.
 std::optional<std::string> Base64Decode(const std::string& in);
 
-}  // namespace tug::api
+}  // namespace tug
