@@ -13,7 +13,7 @@
 #include "api/resource.h"
 #include "api/validation.h"
 #include "controlplane/reconcile.h"
-#include "raftstore/node.h"
+#include "raftstore/store.h"
 #include "raftstore/watch_hub.h"
 
 namespace tug::cp {
@@ -105,7 +105,7 @@ struct ControllerManager::Timer {
   boost::asio::steady_timer t;
 };
 
-ControllerManager::ControllerManager(boost::asio::io_context& io, store::RaftNode& node,
+ControllerManager::ControllerManager(boost::asio::io_context& io, store::Store& node,
                                      store::WatchHub& hub, Registry& registry, ControllerOptions o)
     : io_(io),
       node_(node),

@@ -38,7 +38,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace tug::store {
-class RaftNode;
+class Store;
 class WatchHub;
 }  // namespace tug::store
 
@@ -56,7 +56,7 @@ struct ControllerOptions {
 
 class ControllerManager {
  public:
-  ControllerManager(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+  ControllerManager(boost::asio::io_context& io, store::Store& node, store::WatchHub& hub,
                     Registry& registry, ControllerOptions o);
   ~ControllerManager();
 
@@ -100,7 +100,7 @@ class ControllerManager {
   int64_t Now() const;
 
   boost::asio::io_context& io_;
-  store::RaftNode& node_;
+  store::Store& node_;
   store::WatchHub& hub_;
   Registry& registry_;
   ControllerOptions opt_;

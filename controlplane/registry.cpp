@@ -9,7 +9,7 @@
 #include "api/document.h"
 #include "api/validation.h"
 #include "base/base64.h"
-#include "raftstore/node.h"
+#include "raftstore/store.h"
 
 namespace tug::cp {
 

@@ -29,7 +29,7 @@
 #include "raftstore/store.pb.h"
 
 namespace tug::store {
-class RaftNode;
+class Store;
 }
 
 namespace tug::cp {
@@ -44,7 +44,7 @@ struct ListOptions {
 
 class Registry {
  public:
-  explicit Registry(store::RaftNode& node) : node_(node) {}
+  explicit Registry(store::Store& node) : node_(node) {}
 
   // POST: defaults, validation, uid, creationTimestamp, generation 1. `ns` is the URL's
   // namespace ("" for cluster-scoped kinds). Replies 201 with the stored object.
@@ -105,7 +105,7 @@ class Registry {
               std::function<void(bool, const storepb::TxnResponse&, int64_t)> on_done,
               ReplyFn on_fail);
 
-  store::RaftNode& node_;
+  store::Store& node_;
 };
 
 // A new random UUID (version 4), for metadata.uid.

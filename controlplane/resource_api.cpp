@@ -6,7 +6,7 @@
 #include "api/timestamp.h"
 #include "api/validation.h"
 #include "controlplane/resource_watch.h"
-#include "raftstore/node.h"
+#include "raftstore/store.h"
 
 namespace tug::cp {
 

@@ -20,7 +20,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace tug::store {
-class RaftNode;
+class Store;
 class WatchHub;
 }  // namespace tug::store
 
@@ -39,7 +39,7 @@ RequestInfo ClassifyRequest(const HttpRequest& req);
 
 class ResourceApi {
  public:
-  ResourceApi(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+  ResourceApi(boost::asio::io_context& io, store::Store& node, store::WatchHub& hub,
               Registry& registry)
       : io_(io), node_(node), hub_(hub), registry_(registry) {}
 
@@ -52,7 +52,7 @@ class ResourceApi {
   void HandleScale(const HttpRequest& req, const RequestInfo& info, const Respond& respond);
 
   boost::asio::io_context& io_;
-  store::RaftNode& node_;
+  store::Store& node_;
   store::WatchHub& hub_;
   Registry& registry_;
 };

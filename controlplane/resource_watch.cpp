@@ -8,7 +8,7 @@
 #include "api/discovery.h"
 #include "api/json_access.h"
 #include "api/timestamp.h"
-#include "raftstore/node.h"
+#include "raftstore/store.h"
 #include "raftstore/watch_hub.h"
 
 namespace tug::cp {
@@ -125,7 +125,7 @@ std::string Render(const api::ResourceInfo& r, const WatchOptions& o, int64_t re
   return out;
 }
 
-void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+void StartStream(boost::asio::io_context& io, store::Store& node, store::WatchHub& hub,
                  const api::ResourceInfo& r, const std::string& ns, const WatchOptions& o,
                  int64_t from, std::shared_ptr<ResponseStream> out) {
   std::string prefix = Registry::Prefix(r, ns);
@@ -184,7 +184,7 @@ void StartStream(boost::asio::io_context& io, store::RaftNode& node, store::Watc
 
 }  // namespace
 
-void ServeWatch(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+void ServeWatch(boost::asio::io_context& io, store::Store& node, store::WatchHub& hub,
                 const api::ResourceInfo& r, const std::string& ns, WatchOptions o,
                 const Respond& respond) {
   int64_t from = 0;

@@ -25,7 +25,7 @@ namespace boost::asio {
 class io_context;
 }
 namespace tug::store {
-class RaftNode;
+class Store;
 class WatchHub;
 }  // namespace tug::store
 
@@ -43,7 +43,7 @@ struct WatchOptions {
   std::string include_object;
 };
 
-void ServeWatch(boost::asio::io_context& io, store::RaftNode& node, store::WatchHub& hub,
+void ServeWatch(boost::asio::io_context& io, store::Store& node, store::WatchHub& hub,
                 const api::ResourceInfo& r, const std::string& ns, WatchOptions o,
                 const Respond& respond);
 

@@ -4,7 +4,7 @@
 // Failover: a request goes to the server that last answered; on a connection error, or a
 // 503 for a request that may be retried, it moves on to the next server, with a short
 // back-off once every server has been tried, until the request's deadline. Only idempotent
-// requests (GET, PUT, DELETE, and anything the caller marks idempotent) are retried after
+// requests (Get(), and anything the caller marks RequestOptions::idempotent) are retried after
 // they may have reached a server; a POST is retried only when it surely never arrived
 // (the connection could not be made).
 //

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <random>
 
+#include "base/check.h"
 #include "base/host_port.h"
 #include "raftstore/snapshot_file.h"
 #include "raftstore/transport.h"
@@ -158,6 +159,7 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptio
   }
   if (ps.hard_state.commit() < snap_index) ps.hard_state.set_commit(snap_index);
   n->last_snapshot_index_ = snap_index;
+  n->applied_index_ = snap_index;
   n->persisted_term_ = ps.hard_state.term();
   n->persisted_vote_ = ps.hard_state.vote();
 
@@ -350,11 +352,18 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
       std::_Exit(3);
     }
     last_snapshot_index_ = rd->snapshot->metadata().index();
+    applied_index_ = last_snapshot_index_;
     spdlog::info("member {}: installed snapshot at index {} (revision {})", opt_.name,
                  last_snapshot_index_, kv_.revision());
   }
-  for (const auto& e : rd->committed_entries)
+  for (const auto& e : rd->committed_entries) {
+    // The state machine is only as good as the order it applies entries in: a gap or a
+    // repeat would fork this member's store from the others'.
+    TUG_CHECK(e.index() == applied_index_ + 1, "apply: entry " + std::to_string(e.index()) +
+                                                   " after " + std::to_string(applied_index_));
     Apply(e);
+    applied_index_ = e.index();
+  }
   for (const auto& rs : rd->read_states) {
     for (auto& b : read_batches_) {
       if (b.context == rs.context) b.index = rs.index;

@@ -30,6 +30,7 @@
 #include "base/status.h"
 #include "raftstore/kv_store.h"
 #include "raftstore/raft.h"
+#include "raftstore/store.h"
 #include "raftstore/store.pb.h"
 
 namespace boost::asio {
@@ -85,7 +86,7 @@ struct NodeStatus {
   uint64_t proposals_failed = 0;  // of those, answered with an error (no quorum, timeout)
 };
 
-class RaftNode {
+class RaftNode : public Store {
  public:
   // Opens the data dir (taking its lock), replays the WAL on top of the newest snapshot and
   // rebuilds the state machine. Errors name the file and say what to do.
@@ -96,11 +97,12 @@ class RaftNode {
   Status Start();
 
   // A write (put, delete range, or transaction). `done` runs on the io thread.
-  void Propose(storepb::Request r, std::function<void(Result<storepb::Response>)> done);
+  void Propose(storepb::Request r, std::function<void(Result<storepb::Response>)> done) override;
   // Calls `done` once a read served from this member's state now is linearizable.
-  void WaitLinearizable(std::function<void(Status)> done);
+  void WaitLinearizable(std::function<void(Status)> done) override;
   // A read: linearizable unless r.serializable().
-  void Range(storepb::RangeRequest r, std::function<void(Result<storepb::RangeResponse>)> done);
+  void Range(storepb::RangeRequest r,
+             std::function<void(Result<storepb::RangeResponse>)> done) override;
 
   // A planned stop: if leader, hand leadership to the most up-to-date follower first; let
   // pending requests finish (bounded), flush, stop. `done` runs on the io thread.
@@ -112,18 +114,18 @@ class RaftNode {
   void set_soft_handler(std::function<void(std::string)> f) { soft_handler_ = std::move(f); }
   // This member leads and has applied every entry committed before its term (controllers
   // may act on its state).
-  bool LeaderCaughtUp() const;
+  bool LeaderCaughtUp() const override;
 
   NodeStatus status() const;
   // Called on the disk thread with each fsync's duration in seconds (set before Start).
   void set_fsync_observer(std::function<void(double)> f) { fsync_observer_ = std::move(f); }
-  const KvStore& kv() const { return kv_; }
-  KvStore& kv() { return kv_; }
+  const KvStore& kv() const override { return kv_; }
+  KvStore& kv() override { return kv_; }
   storepb::ResponseHeader Header() const;
   uint64_t id() const { return id_; }
-  bool is_leader() const { return core_->is_leader(); }
+  bool is_leader() const override { return core_->is_leader(); }
   uint64_t leader() const { return core_->leader(); }
-  uint64_t term() const { return core_->term(); }
+  uint64_t term() const override { return core_->term(); }
 
  private:
   RaftNode(boost::asio::io_context& io, NodeOptions o);
@@ -188,6 +190,7 @@ class RaftNode {
   bool persisting_ = false;
   bool stopped_ = false;
   uint64_t last_snapshot_index_ = 0;
+  uint64_t applied_index_ = 0;  // the last entry applied to kv_ (or the snapshot's index)
   uint64_t next_request_id_ = 0;
   uint64_t read_seq_ = 0;
   uint64_t known_leader_ = 0;

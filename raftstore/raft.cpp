@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/check.h"
+
 namespace tug::raft {
 
 using raftpb::Entry;
@@ -713,7 +715,7 @@ void RaftCore::AppendEntries(std::vector<Entry> ents) {
 }
 
 void RaftCore::SendSnapshot(uint64_t to, Progress& pr) {
-  if (!snapshot_) return;  // cannot happen: entries are only compacted with a snapshot
+  TUG_CHECK(snapshot_.has_value(), "raft: entries were compacted without a snapshot to send");
   Message m;
   m.set_type(raftpb::MSG_SNAP);
   m.set_to(to);

@@ -1,7 +1,9 @@
 #include "raftstore/raft_log.h"
 
 #include <algorithm>
-#include <stdexcept>
+#include <string>
+
+#include "base/check.h"
 
 namespace tug::raft {
 
@@ -58,12 +60,12 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
 uint64_t RaftLog::Append(const std::vector<raftpb::Entry>& ents) {
   if (ents.empty()) return last_index();
   uint64_t first = ents.front().index();
-  if (first <= committed_ || first > last_index() + 1) {
-    // The callers validate messages before they get here; reaching this means a bug in the
-    // core, and truncating committed entries would lose acknowledged writes.
-    throw std::logic_error("raft log: append at " + std::to_string(first) +
-                           " would truncate committed entries or leave a gap");
-  }
+  // The callers validate messages before they get here; reaching this means a bug in the
+  // core, and truncating committed entries would lose acknowledged writes.
+  TUG_CHECK(first > committed_ && first <= last_index() + 1,
+            "raft log: append at " + std::to_string(first) + " (committed " +
+                std::to_string(committed_) + ", last " + std::to_string(last_index()) +
+                ") would truncate committed entries or leave a gap");
   entries_.resize(first - offset_ - 1);
   stable_ = std::min(stable_, first - 1);
   for (const auto& e : ents)
@@ -145,6 +147,7 @@ void RaftLog::RestoreSnapshot(uint64_t index, uint64_t term) {
 void RaftLog::Compact(uint64_t index) {
   if (index <= offset_ || index > applied_) return;
   auto term = Term(index);
+  TUG_CHECK(term.has_value(), "raft log: no term for compaction index " + std::to_string(index));
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - offset_));
   offset_ = index;
   offset_term_ = *term;

@@ -1,13 +1,11 @@
 #include "raftstore/snapshot_file.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <utility>
 
 #include "base/coding.h"
@@ -17,8 +15,6 @@
 namespace tug::store {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr size_t kCrcBytes = 4;
 
@@ -57,12 +53,13 @@ bool IsTempName(const std::string& name) {
 }
 
 // Snapshot files in dir, oldest first; and stray temporary files in *temps if given.
-Status List(const std::string& dir, std::vector<SnapName>* snaps,
+Status List(Env& env, const std::string& dir, std::vector<SnapName>* snaps,
             std::vector<std::string>* temps = nullptr) {
-  std::error_code ec;
-  fs::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
+  auto names = env.ListDir(dir);
+  if (!names)
+    return Status::Error("snapshot: cannot list directory " + dir + ": " +
+                         names.status().message());
+  for (const std::string& name : *names) {
     SnapName n;
     if (ParseName(name, &n)) {
       n.path = dir + "/" + name;
@@ -71,44 +68,29 @@ Status List(const std::string& dir, std::vector<SnapName>* snaps,
       temps->push_back(dir + "/" + name);
     }
   }
-  if (ec) return Status::Error("snapshot: cannot list directory " + dir + ": " + ec.message());
   std::sort(snaps->begin(), snaps->end(), [](const SnapName& a, const SnapName& b) {
     return std::pair(a.term, a.index) < std::pair(b.term, b.index);
   });
   return Status::Ok();
 }
 
-Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("snapshot: cannot open directory " + dir + ": " + Errno());
-  bool ok = ::fsync(fd) == 0;
-  std::string err = ok ? "" : Errno();
-  ::close(fd);
-  if (!ok) return Status::Error("snapshot: cannot fsync directory " + dir + ": " + err);
+Status FsyncDir(Env& env, const std::string& dir) {
+  if (Status s = env.SyncDir(dir); !s)
+    return Status::Error("snapshot: cannot fsync directory " + dir + ": " + s.message());
   return Status::Ok();
 }
 
-Status WriteFileSynced(const std::string& path, const std::string& bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("snapshot: cannot create " + path + ": " + Errno());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Status::Error("snapshot: cannot write " + path + ": " + Errno());
-      ::close(fd);
-      return s;
-    }
-    done += static_cast<size_t>(n);
+Status WriteFileSynced(Env& env, const std::string& path, const std::string& bytes) {
+  auto fd = env.Open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!fd) return Status::Error("snapshot: cannot create " + path + ": " + fd.status().message());
+  Status s = env.Write(*fd, bytes);
+  if (!s) {
+    s = Status::Error("snapshot: cannot write " + path + ": " + s.message());
+  } else if (s = env.Sync(*fd); !s) {
+    s = Status::Error("snapshot: fsync of " + path + " failed: " + s.message());
   }
-  if (::fsync(fd) != 0) {
-    Status s = Status::Error("snapshot: fsync of " + path + " failed: " + Errno());
-    ::close(fd);
-    return s;
-  }
-  if (::close(fd) != 0) return Status::Error("snapshot: cannot close " + path + ": " + Errno());
-  return Status::Ok();
+  env.Close(*fd);
+  return s;
 }
 
 // Why the file's bytes are not the snapshot its name promises; empty if they are.
@@ -126,12 +108,12 @@ std::string CheckContents(const SnapName& n, const std::string& data, raftpb::Sn
 
 }  // namespace
 
-SnapshotFiles::SnapshotFiles(std::string dir) : dir_(std::move(dir)) {}
+SnapshotFiles::SnapshotFiles(std::string dir, Env* env)
+    : dir_(std::move(dir)), env_(env ? env : &DefaultEnv()) {}
 
 Status SnapshotFiles::Save(const raftpb::Snapshot& s) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::Error("snapshot: cannot create directory " + dir_ + ": " + ec.message());
+  if (Status st = env_->CreateDirs(dir_); !st)
+    return Status::Error("snapshot: cannot create directory " + dir_ + ": " + st.message());
 
   std::string body;
   if (!s.SerializeToString(&body))
@@ -145,55 +127,50 @@ Status SnapshotFiles::Save(const raftpb::Snapshot& s) {
 
   const std::string path = dir_ + "/" + FileName(s.metadata().term(), s.metadata().index());
   const std::string tmp = path + ".tmp";
-  if (Status st = WriteFileSynced(tmp, bytes); !st.ok()) {
-    ::unlink(tmp.c_str());
+  if (Status st = WriteFileSynced(*env_, tmp, bytes); !st.ok()) {
+    env_->Remove(tmp);
     return st;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Status st = Status::Error("snapshot: cannot rename " + tmp + " to " + path + ": " + Errno());
-    ::unlink(tmp.c_str());
-    return st;
+  if (Status st = env_->Rename(tmp, path); !st.ok()) {
+    env_->Remove(tmp);
+    return Status::Error("snapshot: cannot rename " + tmp + " to " + path + ": " + st.message());
   }
-  if (Status st = FsyncDir(dir_); !st.ok()) return st;
+  if (Status st = FsyncDir(*env_, dir_); !st.ok()) return st;
 
   // Clean-up: the new snapshot is durable from here on.
   std::vector<SnapName> snaps;
   std::vector<std::string> temps;
-  if (Status st = List(dir_, &snaps, &temps); !st.ok())
+  if (Status st = List(*env_, dir_, &snaps, &temps); !st.ok())
     return Status::Error("snapshot: " + path + " is saved, but " + st.message());
   std::vector<std::string> doomed = std::move(temps);
   for (size_t i = 0; i + 2 < snaps.size(); ++i)
     doomed.push_back(snaps[i].path);
   for (const std::string& p : doomed)
-    if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+    if (Status st = env_->Remove(p); !st.ok())
       return Status::Error("snapshot: " + path + " is saved, but deleting the old " + p +
-                           " failed: " + Errno());
+                           " failed: " + st.message());
   return Status::Ok();
 }
 
 Result<std::optional<raftpb::Snapshot>> SnapshotFiles::LoadNewest(
     std::vector<std::string>* warnings) {
-  std::error_code ec;
-  if (!fs::exists(dir_, ec)) {
-    if (ec) return Status::Error("snapshot: cannot access " + dir_ + ": " + ec.message());
-    return std::optional<raftpb::Snapshot>();
-  }
+  if (!env_->Exists(dir_)) return std::optional<raftpb::Snapshot>();
   std::vector<SnapName> snaps;
-  if (Status st = List(dir_, &snaps); !st.ok()) return st;
+  if (Status st = List(*env_, dir_, &snaps); !st.ok()) return st;
 
   std::string data;
   for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
-    if (Status st = ReadWholeFile(it->path, &data); !st.ok()) return st;
+    if (Status st = env_->ReadFile(it->path, &data); !st.ok()) return st;
     raftpb::Snapshot snap;
     std::string why = CheckContents(*it, data, &snap);
     if (why.empty()) return std::optional<raftpb::Snapshot>(std::move(snap));
 
     const std::string broken = it->path + ".broken";
     std::string warning = "snapshot: skipping damaged " + it->path + " (" + why + ")";
-    if (::rename(it->path.c_str(), broken.c_str()) == 0)
+    if (Status st = env_->Rename(it->path, broken); st.ok())
       warning += ", renamed to " + broken;
     else
-      warning += "; renaming it to " + broken + " failed: " + Errno();
+      warning += "; renaming it to " + broken + " failed: " + st.message();
     if (warnings) warnings->push_back(std::move(warning));
   }
   return std::optional<raftpb::Snapshot>();

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "raftstore/raft.pb.h"
 
@@ -23,7 +24,8 @@ namespace tug::store {
 
 class SnapshotFiles {
  public:
-  explicit SnapshotFiles(std::string dir);
+  // `env`: the file system (nullptr: DefaultEnv()); must outlive this.
+  explicit SnapshotFiles(std::string dir, Env* env = nullptr);
 
   // Makes s durable: writes a temporary file in the directory (created if absent), fsyncs
   // it, renames it into place and fsyncs the directory, so a crash leaves either the whole
@@ -43,6 +45,7 @@ class SnapshotFiles {
 
  private:
   std::string dir_;
+  Env* env_;
 };
 
 }  // namespace tug::store

@@ -1,15 +1,12 @@
 #include "raftstore/wal.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -59,21 +56,9 @@ Status AppendRecord(const walpb::WalRecord& rec, std::string* out) {
 }
 
 // A new or removed directory entry is durable only once the directory itself is fsynced.
-Status FsyncDir(int dir_fd, const std::string& dir) {
-  if (::fsync(dir_fd) != 0)
-    return Status::Error("wal: cannot fsync directory " + dir + ": " + Errno());
-  return Status::Ok();
-}
-
-Status WriteAll(int fd, uint64_t offset, const std::string& bytes, const std::string& path) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n =
-        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Error("wal: cannot write to " + path + ": " + Errno());
-    done += static_cast<size_t>(n);
-  }
+Status FsyncDir(Env& env, int dir_fd, const std::string& dir) {
+  if (Status s = env.Sync(dir_fd); !s)
+    return Status::Error("wal: cannot fsync directory " + dir + ": " + s.message());
   return Status::Ok();
 }
 
@@ -178,9 +163,9 @@ Status Wal::ApplyMarkerRule(LogShape& s, uint64_t index) {
   return Status::Ok();
 }
 
-Status Wal::ReplaySegment(Segment& seg, bool is_last, Replay& r) {
+Status Wal::ReplaySegment(Env& env, Segment& seg, bool is_last, Replay& r) {
   std::string data;
-  if (Status s = ReadWholeFile(seg.path, &data); !s.ok()) return s;
+  if (Status s = env.ReadFile(seg.path, &data); !s.ok()) return s;
 
   size_t off = 0;
   walpb::WalRecord rec;
@@ -195,16 +180,16 @@ Status Wal::ReplaySegment(Segment& seg, bool is_last, Replay& r) {
                                          std::to_string(*next) + ", so it is not a torn write"));
       // A torn write from a crash: it was never synced, so dropping it loses nothing that
       // was acknowledged. Truncate so that appends continue after the last valid record.
-      int fd = ::open(seg.path.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0)
+      auto fd = env.Open(seg.path, O_WRONLY, 0);
+      if (!fd)
         return Status::Error("wal: cannot open " + seg.path +
-                             " to truncate its torn tail: " + Errno());
-      bool ok = ::ftruncate(fd, static_cast<off_t>(off)) == 0 && ::fsync(fd) == 0;
-      std::string err = ok ? "" : Errno();
-      ::close(fd);
-      if (!ok)
+                             " to truncate its torn tail: " + fd.status().message());
+      Status t = env.Truncate(*fd, off);
+      if (t) t = env.Sync(*fd);
+      env.Close(*fd);
+      if (!t)
         return Status::Error("wal: cannot truncate the torn tail of " + seg.path + " at offset " +
-                             std::to_string(off) + ": " + err);
+                             std::to_string(off) + ": " + t.message());
       r.warnings.push_back("wal: torn write at the end of " + seg.path + " at offset " +
                            std::to_string(off) + " (" + f.why + "): truncated the file from " +
                            std::to_string(data.size()) + " to " + std::to_string(off) +
@@ -254,11 +239,11 @@ Status Wal::ReplaySegment(Segment& seg, bool is_last, Replay& r) {
   return Status::Ok();
 }
 
-Wal::Wal(WalOptions o) : opts_(std::move(o)) {}
+Wal::Wal(WalOptions o) : opts_(std::move(o)), env_(opts_.env ? opts_.env : &DefaultEnv()) {}
 
 Wal::~Wal() {
   for (int fd : {fd_, lock_fd_, dir_fd_})
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) env_->Close(fd);
 }
 
 Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& o, WalContents* out) {
@@ -266,33 +251,38 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& o, WalContents* out) {
   if (o.dir.empty()) return Status::Invalid("wal: no directory given (WalOptions::dir is empty)");
   *out = WalContents{};
 
-  std::error_code ec;
-  std::filesystem::create_directories(o.dir, ec);
-  if (ec) return Status::Error("wal: cannot create directory " + o.dir + ": " + ec.message());
-
   std::unique_ptr<Wal> w(new Wal(o));  // its destructor closes what we open below on failure
-  w->dir_fd_ = ::open(o.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (w->dir_fd_ < 0) return Status::Error("wal: cannot open directory " + o.dir + ": " + Errno());
+  Env& env = *w->env_;
+  if (Status s = env.CreateDirs(o.dir); !s)
+    return Status::Error("wal: cannot create directory " + o.dir + ": " + s.message());
+
+  auto dir_fd = env.Open(o.dir, O_RDONLY | O_DIRECTORY, 0);
+  if (!dir_fd)
+    return Status::Error("wal: cannot open directory " + o.dir + ": " + dir_fd.status().message());
+  w->dir_fd_ = *dir_fd;
 
   // Two writers on one log would interleave records and corrupt it for good.
   const std::string lock_path = o.dir + "/LOCK";
-  w->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (w->lock_fd_ < 0) return Status::Error("wal: cannot open " + lock_path + ": " + Errno());
-  if (::flock(w->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
+  auto lock_fd = env.Open(lock_path, O_RDWR | O_CREAT, 0644);
+  if (!lock_fd)
+    return Status::Error("wal: cannot open " + lock_path + ": " + lock_fd.status().message());
+  w->lock_fd_ = *lock_fd;
+  if (Status s = env.Lock(w->lock_fd_); !s) {
+    if (s.code() == Status::Code::kConflict)
       return Status::Conflict("wal: " + o.dir +
                               " is in use by another process (or another Wal in this one): "
                               "stop it before starting this node");
-    return Status::Error("wal: cannot lock " + lock_path + ": " + Errno());
+    return Status::Error("wal: cannot lock " + lock_path + ": " + s.message());
   }
 
   std::vector<uint64_t> seqs;
-  std::filesystem::directory_iterator it(o.dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
+  auto names = env.ListDir(o.dir);
+  if (!names)
+    return Status::Error("wal: cannot list directory " + o.dir + ": " + names.status().message());
+  for (const std::string& name : *names) {
     uint64_t seq = 0;
-    if (ParseSegmentName(it->path().filename().string(), &seq)) seqs.push_back(seq);
+    if (ParseSegmentName(name, &seq)) seqs.push_back(seq);
   }
-  if (ec) return Status::Error("wal: cannot list directory " + o.dir + ": " + ec.message());
   std::sort(seqs.begin(), seqs.end());
 
   Replay r;
@@ -305,7 +295,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& o, WalContents* out) {
     Segment seg;
     seg.seq = seqs[i];
     seg.path = o.dir + "/" + SegmentName(seqs[i]);
-    if (Status s = ReplaySegment(seg, i + 1 == seqs.size(), r); !s.ok()) return s;
+    if (Status s = ReplaySegment(env, seg, i + 1 == seqs.size(), r); !s.ok()) return s;
     w->segments_.push_back(std::move(seg));
   }
 
@@ -313,15 +303,17 @@ Result<std::unique_ptr<Wal>> Wal::Open(const WalOptions& o, WalContents* out) {
     Segment seg;
     seg.seq = 1;
     seg.path = o.dir + "/" + SegmentName(1);
-    int fd = ::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::Error("wal: cannot create " + seg.path + ": " + Errno());
-    ::close(fd);
-    if (Status s = FsyncDir(w->dir_fd_, o.dir); !s.ok()) return s;
+    auto fd = env.Open(seg.path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (!fd) return Status::Error("wal: cannot create " + seg.path + ": " + fd.status().message());
+    env.Close(*fd);
+    if (Status s = FsyncDir(env, w->dir_fd_, o.dir); !s.ok()) return s;
     w->segments_.push_back(std::move(seg));
   }
   const std::string& cur = w->segments_.back().path;
-  w->fd_ = ::open(cur.c_str(), O_WRONLY | O_CLOEXEC);
-  if (w->fd_ < 0) return Status::Error("wal: cannot open " + cur + " for writing: " + Errno());
+  auto fd = env.Open(cur, O_WRONLY, 0);
+  if (!fd)
+    return Status::Error("wal: cannot open " + cur + " for writing: " + fd.status().message());
+  w->fd_ = *fd;
 
   w->shape_ = r.shape;
   w->synced_hs_ = r.hs;
@@ -390,15 +382,15 @@ Status Wal::StartSegment() {
     if (Status s = AppendRecord(rec, &head); !s.ok()) return s;
     seg.has_snap = true;
   }
-  int fd = ::open(seg.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("wal: cannot create " + seg.path + ": " + Errno());
-  if (Status s = FsyncDir(dir_fd_, opts_.dir); !s.ok()) {
-    ::close(fd);
+  auto fd = env_->Open(seg.path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (!fd) return Status::Error("wal: cannot create " + seg.path + ": " + fd.status().message());
+  if (Status s = FsyncDir(*env_, dir_fd_, opts_.dir); !s.ok()) {
+    env_->Close(*fd);
     return s;
   }
   pending_.insert(0, head);
-  ::close(fd_);
-  fd_ = fd;
+  env_->Close(fd_);
+  fd_ = *fd;
   segments_.push_back(std::move(seg));
   return Status::Ok();
 }
@@ -416,9 +408,10 @@ Status Wal::Sync() {
     if (Status s = StartSegment(); !s.ok()) return fail(s);
   }
   Segment& seg = segments_.back();
-  if (Status s = WriteAll(fd_, seg.size, pending_, seg.path); !s.ok()) return fail(s);
-  if (::fdatasync(fd_) != 0)
-    return fail(Status::Error("wal: fdatasync of " + seg.path + " failed: " + Errno()));
+  if (Status s = env_->WriteAt(fd_, seg.size, pending_); !s.ok())
+    return fail(Status::Error("wal: cannot write to " + seg.path + ": " + s.message()));
+  if (Status s = env_->DataSync(fd_); !s.ok())
+    return fail(Status::Error("wal: fdatasync of " + seg.path + " failed: " + s.message()));
 
   seg.size += pending_.size();
   seg.max_entry = std::max(seg.max_entry, pending_max_entry_);
@@ -464,11 +457,11 @@ Status Wal::ReleaseTo(uint64_t index) {
     ++n;
   for (size_t i = 0; i < n; ++i) {
     const Segment& seg = segments_.front();
-    if (::unlink(seg.path.c_str()) != 0 && errno != ENOENT)
-      return Status::Error("wal: cannot delete released segment " + seg.path + ": " + Errno());
+    if (Status s = env_->Remove(seg.path); !s.ok())
+      return Status::Error("wal: cannot delete released segment " + seg.path + ": " + s.message());
     // One directory fsync per file: were a later deletion to persist without an earlier one,
     // replay would find a hole in the segment numbers and refuse to start.
-    if (Status s = FsyncDir(dir_fd_, opts_.dir); !s.ok()) return s;
+    if (Status s = FsyncDir(*env_, dir_fd_, opts_.dir); !s.ok()) return s;
     segments_.erase(segments_.begin());
   }
   return Status::Ok();

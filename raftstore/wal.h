@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "base/status.h"
 #include "raftstore/raft.pb.h"
 
@@ -56,6 +57,7 @@ namespace tug::store {
 struct WalOptions {
   std::string dir;                       // created (with parents) if absent
   uint64_t segment_bytes = 64ull << 20;  // roll to a new segment after this size
+  Env* env = nullptr;                    // the file system; nullptr: DefaultEnv()
 };
 
 // What replay recovered.
@@ -131,12 +133,13 @@ class Wal {
 
   static Status ApplyEntryRule(LogShape& s, uint64_t index);
   static Status ApplyMarkerRule(LogShape& s, uint64_t index);
-  static Status ReplaySegment(Segment& seg, bool is_last, Replay& r);
+  static Status ReplaySegment(Env& env, Segment& seg, bool is_last, Replay& r);
 
   explicit Wal(WalOptions o);
   Status StartSegment();
 
   WalOptions opts_;
+  Env* env_;          // opts_.env or DefaultEnv()
   int dir_fd_ = -1;   // for fsyncing new and removed directory entries
   int lock_fd_ = -1;  // holds the flock for our lifetime
   int fd_ = -1;       // the current (last) segment, open for writing

@@ -15,6 +15,7 @@
 #include "raftstore/snapshot_file.h"
 #include "raftstore/wal.h"
 #include "raftstore/wal.pb.h"
+#include "test/support/fault_env.h"
 
 using namespace tug;
 using tug::raftpb::Entry;
@@ -529,4 +530,112 @@ TEST_CASE("snapshot files: keep the two newest, load the newest intact one", "[s
   CHECK(!gone.value());
   REQUIRE(warnings.size() == 1);
   CHECK_THAT(warnings[0], Catch::Contains(p20));
+}
+
+// The fail-stop promises, with the file system failing on cue (test/support/fault_env.h).
+
+TEST_CASE("wal: a failed fdatasync refuses every later write until reopened", "[storage]") {
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  test::FaultEnv env;
+  {
+    WalContents c;
+    auto r = Wal::Open({.dir = dir, .env = &env}, &c);
+    REQUIRE(r.ok());
+    auto& w = *r.value();
+    MustSave(w, HS(1, 1, 3), Range(1, 3, 1));
+
+    env.FailNext(test::FaultEnv::Op::kDataSync);
+    REQUIRE(w.Save(HS(1, 1, 4), Range(4, 4, 1)).ok());
+    Status s = w.Sync();
+    REQUIRE(!s.ok());
+    CHECK_THAT(s.message(), Catch::Contains("fdatasync of " + dir));
+    CHECK_THAT(s.message(), Catch::Contains("injected"));
+    CHECK_THAT(s.message(), Catch::Contains("refuses further writes"));
+
+    // The disk's state is unknown now (a failed fdatasync may have dropped dirty pages that
+    // the kernel will not write again): nothing more may be acknowledged as durable, even
+    // though the next fdatasync would succeed.
+    int syncs = env.calls(test::FaultEnv::Op::kDataSync);
+    CHECK(!w.Save(std::nullopt, Range(5, 5, 1)).ok());
+    CHECK(!w.Sync().ok());
+    CHECK(!w.SaveSnapshotMarker(Meta(2, 1)).ok());
+    CHECK(!w.ReleaseTo(1).ok());
+    CHECK(env.calls(test::FaultEnv::Op::kDataSync) == syncs);  // no write reached the disk
+  }
+  // Reopening replays what reached the disk: everything acknowledged, nothing refused.
+  WalContents c;
+  auto w = MustOpen(dir, &c);
+  REQUIRE(c.entries.size() >= 3);
+  CHECK(Indexes(c.entries).front() == 1);
+  CHECK(c.entries.back().index() <= 4);  // 4 was written but never acknowledged; 5 never
+  MustSave(*w, std::nullopt, Range(c.entries.back().index() + 1, 6, 1));
+}
+
+TEST_CASE("wal: a failed write refuses every later write", "[storage]") {
+  TempDir tmp;
+  test::FaultEnv env;
+  WalContents c;
+  auto r = Wal::Open({.dir = tmp.path(), .env = &env}, &c);
+  REQUIRE(r.ok());
+  auto& w = *r.value();
+  MustSave(w, HS(1, 1, 1), Range(1, 1, 1));
+  env.FailNext(test::FaultEnv::Op::kWrite);
+  REQUIRE(w.Save(std::nullopt, Range(2, 2, 1)).ok());
+  Status s = w.Sync();
+  REQUIRE(!s.ok());
+  CHECK_THAT(s.message(), Catch::Contains("cannot write to " + tmp.path()));
+  CHECK(!w.Save(std::nullopt, Range(3, 3, 1)).ok());
+  CHECK(!w.Sync().ok());
+}
+
+TEST_CASE("snapshot files: a failed fsync or rename of a new snapshot leaves the old one",
+          "[storage]") {
+  TempDir tmp;
+  const std::string dir = tmp.sub("snap");
+  test::FaultEnv env;
+  store::SnapshotFiles files(dir, &env);
+  auto snap = [](uint64_t term, uint64_t index) {
+    raftpb::Snapshot s;
+    *s.mutable_metadata() = Meta(index, term);
+    s.set_data("state at " + std::to_string(index));
+    return s;
+  };
+  REQUIRE(files.Save(snap(1, 10)).ok());
+
+  auto only_the_old_one = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir))
+      names.push_back(e.path().filename().string());
+    CHECK(names == std::vector<std::string>{"0000000000000001-000000000000000a.snap"});
+    std::vector<std::string> warnings;
+    auto loaded = files.LoadNewest(&warnings);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded.value());
+    CHECK(loaded.value()->metadata().index() == 10);
+    CHECK(loaded.value()->data() == "state at 10");
+    CHECK(warnings.empty());
+  };
+
+  SECTION("rename") {
+    env.FailNext(test::FaultEnv::Op::kRename);
+    Status s = files.Save(snap(1, 20));
+    REQUIRE(!s.ok());
+    CHECK_THAT(s.message(), Catch::Contains("cannot rename"));
+    only_the_old_one();  // and no temporary file left behind
+  }
+  SECTION("fsync of the new file") {
+    env.FailNext(test::FaultEnv::Op::kSync);
+    Status s = files.Save(snap(1, 20));
+    REQUIRE(!s.ok());
+    CHECK_THAT(s.message(), Catch::Contains("fsync of"));
+    only_the_old_one();
+  }
+  SECTION("write") {
+    env.FailNext(test::FaultEnv::Op::kWrite);
+    REQUIRE(!files.Save(snap(1, 20)).ok());
+    only_the_old_one();
+  }
+  // Once the file system works again, so does saving.
+  REQUIRE(files.Save(snap(1, 30)).ok());
 }

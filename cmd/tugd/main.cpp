@@ -148,15 +148,18 @@ int main(int argc, char** argv) {
       io.stop();
     });
   });
-  // A bug that throws in some callback must not take the member down with every request it
-  // was serving: log it and keep running (the handlers catch what they expect themselves).
-  for (;;) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& e) {
-      spdlog::error("internal error, continuing: {}", e.what());
-    }
+  // Crash-only: a request's errors are answered at the request boundary (ApiServer::Handle);
+  // an exception that reaches this loop came from the member's own machinery (Raft, the
+  // WAL, the store, timers), whose state may now be half-updated. Going on could vote,
+  // acknowledge writes or serve reads from that state, so stop and let a restart recover
+  // from the WAL and snapshots, as etcd does.
+  try {
+    io.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("internal error: {}; stopping (a restart recovers from the data dir)",
+                     e.what());
+    spdlog::shutdown();
+    std::abort();
   }
   return 0;
 }
