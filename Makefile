@@ -4,6 +4,11 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
+# ccache hits across clones in other folders (a fresh CI clone reuses what an earlier build
+# compiled): paths relative to the checkout, and the build folder left out of the hash.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 .PHONY: all deps build build-asan test test-fast test-asan demo down clean format
 
 all: build
