@@ -37,7 +37,7 @@ json ApiResourceList(const std::string& group, const std::string& version) {
                  {"kind", r.kind},
                  {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
     if (!r.short_names.empty()) main["shortNames"] = r.short_names;
-    if (r.name == "pods" || r.name == "deployments") main["categories"] = {"all"};
+    if (!r.categories.empty()) main["categories"] = r.categories;
     resources.push_back(main);
     if (r.has_status)
       resources.push_back({{"name", r.name + "/status"},
@@ -53,11 +53,11 @@ json ApiResourceList(const std::string& group, const std::string& version) {
                            {"version", "v1"},
                            {"kind", "Scale"},
                            {"verbs", {"get", "patch", "update"}}});
-    if (r.name == "pods")
-      resources.push_back({{"name", "pods/log"},
+    if (r.has_log)
+      resources.push_back({{"name", r.name + "/log"},
                            {"singularName", ""},
-                           {"namespaced", true},
-                           {"kind", "Pod"},
+                           {"namespaced", r.namespaced},
+                           {"kind", r.kind},
                            {"verbs", {"get"}}});
   }
   if (!any) return nullptr;

@@ -193,95 +193,110 @@ std::string PodStatusText(const json& pod) {
   return reason;
 }
 
+std::string TableContext::NameOf(const json& obj) const {
+  std::string n = Str(At(obj, {"metadata", "name"}));
+  return kind_in_name && resource ? ObjectRef(*resource, n) : n;
+}
+
+std::string TableContext::AgeOf(const json& obj) const {
+  return api::AgeOf(At(obj, {"metadata", "creationTimestamp"}), now);
+}
+
+void PrintDeployments(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"};
+  if (c.wide) t->headers.insert(t->headers.end(), {"CONTAINERS", "IMAGES", "SELECTOR"});
+  for (const auto& d : objects) {
+    const json& st = At(d, {"status"});
+    std::vector<std::string> row = {c.NameOf(d),
+                                    std::to_string(Int(At(st, {"readyReplicas"}))) + "/" +
+                                        std::to_string(Int(At(d, {"spec", "replicas"}))),
+                                    std::to_string(Int(At(st, {"updatedReplicas"}))),
+                                    std::to_string(Int(At(st, {"availableReplicas"}))), c.AgeOf(d)};
+    if (c.wide) {
+      const json& pod_spec = At(d, {"spec", "template", "spec"});
+      row.push_back(Join(ContainerFields(pod_spec, "name"), ","));
+      row.push_back(Join(ContainerFields(pod_spec, "image"), ","));
+      row.push_back(SelectorText(At(d, {"spec", "selector"})));
+    }
+    t->rows.push_back(std::move(row));
+  }
+}
+
+void PrintPods(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"NAME", "READY", "STATUS", "RESTARTS", "AGE"};
+  if (c.wide) t->headers.insert(t->headers.end(), {"IP", "NODE", "PORTS"});
+  for (const auto& p : objects) {
+    std::vector<std::string> row = {c.NameOf(p), PodReady(p), PodStatusText(p), Restarts(p, c.now),
+                                    c.AgeOf(p)};
+    if (c.wide) {
+      row.push_back(Str(At(p, {"status", "podIP"}), "<none>"));
+      row.push_back(Str(At(p, {"spec", "nodeName"}), "<none>"));
+      row.push_back(PodPorts(p));
+    }
+    t->rows.push_back(std::move(row));
+  }
+}
+
+void PrintNodes(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"NAME", "STATUS", "ROLES", "AGE", "VERSION"};
+  if (c.wide)
+    t->headers.insert(t->headers.end(), {"INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
+                                         "CONTAINER-RUNTIME"});
+  for (const auto& n : objects) {
+    const json& info = At(n, {"status", "nodeInfo"});
+    std::vector<std::string> row = {c.NameOf(n), NodeStatus(n), NodeRoles(n), c.AgeOf(n),
+                                    Str(At(info, {"kubeletVersion"}), "<unknown>")};
+    if (c.wide) {
+      row.push_back(NodeAddress(n, "InternalIP"));
+      row.push_back(NodeAddress(n, "ExternalIP"));
+      row.push_back(Str(At(info, {"osImage"}), "<unknown>"));
+      row.push_back(Str(At(info, {"kernelVersion"}), "<unknown>"));
+      row.push_back(Str(At(info, {"containerRuntimeVersion"}), "<unknown>"));
+    }
+    t->rows.push_back(std::move(row));
+  }
+}
+
+void PrintEvents(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"LAST SEEN", "TYPE", "REASON", "OBJECT"};
+  if (c.wide) t->headers.insert(t->headers.end(), {"SUBOBJECT", "SOURCE"});
+  t->headers.push_back("MESSAGE");
+  if (c.wide) t->headers.insert(t->headers.end(), {"FIRST SEEN", "COUNT", "NAME"});
+  for (const auto& e : objects) {
+    const json& inv = At(e, {"involvedObject"});
+    std::vector<std::string> row = {EventLastSeen(e, c.now), Str(At(e, {"type"})),
+                                    Str(At(e, {"reason"})),
+                                    Lower(Str(At(inv, {"kind"}))) + "/" + Str(At(inv, {"name"}))};
+    if (c.wide) {
+      row.push_back(Str(At(inv, {"fieldPath"})));
+      std::string source = Str(At(e, {"source", "component"}));
+      if (!Str(At(e, {"source", "host"})).empty()) source += ", " + Str(At(e, {"source", "host"}));
+      row.push_back(source);
+    }
+    row.push_back(Str(At(e, {"message"})));
+    if (c.wide) {
+      row.push_back(api::AgeOf(At(e, {"firstTimestamp"}), c.now));
+      row.push_back(std::to_string(std::max<int64_t>(1, Int(At(e, {"count"})))));
+      row.push_back(c.NameOf(e));
+    }
+    t->rows.push_back(std::move(row));
+  }
+}
+
 PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& objects,
                           const PrintOptions& o) {
   PrintedTable t;
-  const int64_t now = o.now;
-  auto name_of = [&](const json& obj) {
-    std::string n = Str(At(obj, {"metadata", "name"}));
-    return o.kind_in_name ? ObjectRef(r, n) : n;
-  };
-  auto age = [&](const json& obj) {
-    return AgeOf(At(obj, {"metadata", "creationTimestamp"}), now);
-  };
-  if (r.name == "deployments") {
-    t.headers = {"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"};
-    if (o.wide) t.headers.insert(t.headers.end(), {"CONTAINERS", "IMAGES", "SELECTOR"});
-    for (const auto& d : objects) {
-      const json& st = At(d, {"status"});
-      std::vector<std::string> row = {name_of(d),
-                                      std::to_string(Int(At(st, {"readyReplicas"}))) + "/" +
-                                          std::to_string(Int(At(d, {"spec", "replicas"}))),
-                                      std::to_string(Int(At(st, {"updatedReplicas"}))),
-                                      std::to_string(Int(At(st, {"availableReplicas"}))), age(d)};
-      if (o.wide) {
-        const json& pod_spec = At(d, {"spec", "template", "spec"});
-        row.push_back(Join(ContainerFields(pod_spec, "name"), ","));
-        row.push_back(Join(ContainerFields(pod_spec, "image"), ","));
-        row.push_back(SelectorText(At(d, {"spec", "selector"})));
-      }
-      t.rows.push_back(std::move(row));
-    }
-  } else if (r.name == "pods") {
-    t.headers = {"NAME", "READY", "STATUS", "RESTARTS", "AGE"};
-    if (o.wide) t.headers.insert(t.headers.end(), {"IP", "NODE", "PORTS"});
-    for (const auto& p : objects) {
-      std::vector<std::string> row = {name_of(p), PodReady(p), PodStatusText(p), Restarts(p, now),
-                                      age(p)};
-      if (o.wide) {
-        row.push_back(Str(At(p, {"status", "podIP"}), "<none>"));
-        row.push_back(Str(At(p, {"spec", "nodeName"}), "<none>"));
-        row.push_back(PodPorts(p));
-      }
-      t.rows.push_back(std::move(row));
-    }
-  } else if (r.name == "nodes") {
-    t.headers = {"NAME", "STATUS", "ROLES", "AGE", "VERSION"};
-    if (o.wide)
-      t.headers.insert(t.headers.end(), {"INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
-                                         "CONTAINER-RUNTIME"});
-    for (const auto& n : objects) {
-      const json& info = At(n, {"status", "nodeInfo"});
-      std::vector<std::string> row = {name_of(n), NodeStatus(n), NodeRoles(n), age(n),
-                                      Str(At(info, {"kubeletVersion"}), "<unknown>")};
-      if (o.wide) {
-        row.push_back(NodeAddress(n, "InternalIP"));
-        row.push_back(NodeAddress(n, "ExternalIP"));
-        row.push_back(Str(At(info, {"osImage"}), "<unknown>"));
-        row.push_back(Str(At(info, {"kernelVersion"}), "<unknown>"));
-        row.push_back(Str(At(info, {"containerRuntimeVersion"}), "<unknown>"));
-      }
-      t.rows.push_back(std::move(row));
-    }
-  } else if (r.name == "events") {
-    t.headers = {"LAST SEEN", "TYPE", "REASON", "OBJECT"};
-    if (o.wide) t.headers.insert(t.headers.end(), {"SUBOBJECT", "SOURCE"});
-    t.headers.push_back("MESSAGE");
-    if (o.wide) t.headers.insert(t.headers.end(), {"FIRST SEEN", "COUNT", "NAME"});
-    for (const auto& e : objects) {
-      const json& inv = At(e, {"involvedObject"});
-      std::vector<std::string> row = {EventLastSeen(e, now), Str(At(e, {"type"})),
-                                      Str(At(e, {"reason"})),
-                                      Lower(Str(At(inv, {"kind"}))) + "/" + Str(At(inv, {"name"}))};
-      if (o.wide) {
-        row.push_back(Str(At(inv, {"fieldPath"})));
-        std::string source = Str(At(e, {"source", "component"}));
-        if (!Str(At(e, {"source", "host"})).empty())
-          source += ", " + Str(At(e, {"source", "host"}));
-        row.push_back(source);
-      }
-      row.push_back(Str(At(e, {"message"})));
-      if (o.wide) {
-        row.push_back(AgeOf(At(e, {"firstTimestamp"}), now));
-        row.push_back(std::to_string(std::max<int64_t>(1, Int(At(e, {"count"})))));
-        row.push_back(name_of(e));
-      }
-      t.rows.push_back(std::move(row));
-    }
+  TableContext c;
+  c.wide = o.wide;
+  c.now = o.now;
+  c.resource = &r;
+  c.kind_in_name = o.kind_in_name;
+  if (r.print) {
+    r.print(objects, c, &t);
   } else {
     t.headers = {"NAME", "AGE"};
     for (const auto& obj : objects)
-      t.rows.push_back({name_of(obj), age(obj)});
+      t.rows.push_back({c.NameOf(obj), c.AgeOf(obj)});
   }
   if (o.with_namespace && r.namespaced) {
     t.headers.insert(t.headers.begin(), "NAMESPACE");

@@ -27,6 +27,26 @@ struct PrintedTable {
   std::vector<std::vector<std::string>> rows;  // one per object, in the order given
 };
 
+// What a kind's printer (ResourceInfo::print) gets besides the objects.
+struct TableContext {
+  bool wide = false;
+  int64_t now = 0;
+  const ResourceInfo* resource = nullptr;
+  bool kind_in_name = false;
+  // The NAME cell of an object (with the kind when kind_in_name).
+  std::string NameOf(const nlohmann::json& obj) const;
+  std::string AgeOf(const nlohmann::json& obj) const;  // its creationTimestamp's age
+};
+
+// The columns of each kind, as kubectl prints them.
+void PrintDeployments(const std::vector<nlohmann::json>& objects, const TableContext& c,
+                      PrintedTable* t);
+void PrintPods(const std::vector<nlohmann::json>& objects, const TableContext& c, PrintedTable* t);
+void PrintNodes(const std::vector<nlohmann::json>& objects, const TableContext& c, PrintedTable* t);
+void PrintEvents(const std::vector<nlohmann::json>& objects, const TableContext& c,
+                 PrintedTable* t);
+
+// The kind's columns (ResourceInfo::print), then NAMESPACE and LABELS as asked.
 PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<nlohmann::json>& objects,
                           const PrintOptions& o);
 

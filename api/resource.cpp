@@ -5,6 +5,7 @@
 
 #include "api/event.h"
 #include "api/node.h"
+#include "api/printers.h"
 #include "api/workload.h"
 
 namespace tug::api {
@@ -14,6 +15,16 @@ bool ResourceInfo::AllowsField(const std::string& field) const {
   if (field == "metadata.namespace") return namespaced;
   return std::find(field_selectors.begin(), field_selectors.end(), field) != field_selectors.end();
 }
+
+namespace {
+// What the controllers own starts empty: a pod is Pending until it is scheduled and run.
+nlohmann::json PendingPodStatus() {
+  return {{"phase", "Pending"}};
+}
+nlohmann::json EmptyStatus() {
+  return nlohmann::json::object();
+}
+}  // namespace
 
 const std::vector<ResourceInfo>& Resources() {
   static const std::vector<ResourceInfo> all = [] {
@@ -27,6 +38,10 @@ const std::vector<ResourceInfo>& Resources() {
     pods.has_status = true;
     pods.field_selectors = {"spec.nodeName", "status.phase", "spec.restartPolicy"};
     pods.prepare = &PreparePod;
+    pods.initial_status = &PendingPodStatus;
+    pods.has_log = true;
+    pods.categories = {"all"};
+    pods.print = &PrintPods;
     v.push_back(pods);
 
     ResourceInfo nodes;
@@ -39,6 +54,7 @@ const std::vector<ResourceInfo>& Resources() {
     nodes.has_status = true;
     nodes.field_selectors = {"spec.unschedulable"};
     nodes.prepare = &PrepareNode;
+    nodes.print = &PrintNodes;  // its status comes from the agent that creates it
     v.push_back(nodes);
 
     ResourceInfo events;
@@ -54,6 +70,7 @@ const std::vector<ResourceInfo>& Resources() {
                               "reason",
                               "type"};
     events.prepare = &PrepareEvent;
+    events.print = &PrintEvents;
     v.push_back(events);
 
     ResourceInfo deployments;
@@ -66,6 +83,9 @@ const std::vector<ResourceInfo>& Resources() {
     deployments.has_status = true;
     deployments.has_scale = true;
     deployments.prepare = &PrepareDeployment;
+    deployments.initial_status = &EmptyStatus;
+    deployments.categories = {"all"};
+    deployments.print = &PrintDeployments;
     v.push_back(deployments);
     return v;
   }();

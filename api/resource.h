@@ -1,6 +1,9 @@
 // The kinds Tug serves and what the API server, the CLI and kubectl discovery need to know
 // about each: where it lives in the URL space, its names, whether it is namespaced, which
-// subresources and field selectors it has, and how its objects are defaulted and validated.
+// subresources and field selectors it has, how its objects are defaulted and validated, the
+// status a new object starts with, and its table columns. What is special about a kind is
+// said here, once (Resources() in resource.cpp); the code that serves kinds asks the
+// ResourceInfo instead of testing a kind's name.
 #pragma once
 
 #include <string>
@@ -11,6 +14,9 @@
 #include "base/status.h"
 
 namespace tug::api {
+
+struct PrintedTable;
+struct TableContext;
 
 struct ResourceInfo {
   std::string name;      // plural, as in URLs: "deployments"
@@ -26,6 +32,15 @@ struct ResourceInfo {
   std::vector<std::string> field_selectors;
   // Defaults and validation of a whole object (Status::Invalid in Kubernetes' words).
   Result<nlohmann::json> (*prepare)(nlohmann::json) = nullptr;
+  // The status a created object starts with, replacing what the client sent (what the
+  // controllers own starts empty); nullptr: the client's status is kept (an agent creates its
+  // Node with one).
+  nlohmann::json (*initial_status)() = nullptr;
+  bool has_log = false;                 // a /log subresource (pods)
+  std::vector<std::string> categories;  // discovery's categories ("all": kubectl get all)
+  // kubectl's columns for `get` (printers.h); nullptr: NAME and AGE.
+  void (*print)(const std::vector<nlohmann::json>& objects, const TableContext& c,
+                PrintedTable* t) = nullptr;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   std::string list_kind() const { return kind + "List"; }

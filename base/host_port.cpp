@@ -21,7 +21,9 @@ Result<HostPort> ParseHostPort(const std::string& addr, bool allow_port_zero) {
   if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']')
     hp.host = hp.host.substr(1, hp.host.size() - 2);
   else if (hp.host.find(':') != std::string::npos)
-    return bad();  // an IPv6 host must be in brackets, or the port is ambiguous
+    // Which colon starts the port would be a guess: as Go and etcd do, ask for brackets.
+    return Status::Invalid("address \"" + addr + "\": write an IPv6 host in brackets, as in [" +
+                           hp.host + "]:" + std::to_string(port));
   hp.port = static_cast<uint16_t>(port);
   return hp;
 }

@@ -12,6 +12,7 @@
 #include "api/node.h"
 #include "api/resource.h"
 #include "api/validation.h"
+#include "base/check.h"
 #include "controlplane/reconcile.h"
 #include "raftstore/store.h"
 #include "raftstore/watch_hub.h"
@@ -28,8 +29,17 @@ const std::string kNodes = "/registry/nodes/";
 
 constexpr int kMaxCreatesPerRound = 256;
 
+// The served kind with this plural name, whatever its group. The controllers name only kinds
+// Tug serves, each plural once: anything else is a bug in this file.
 const api::ResourceInfo& Kind(const char* name) {
-  return *api::FindResource(std::string(name) == "deployments" ? "apps" : "", name);
+  const api::ResourceInfo* found = nullptr;
+  for (const auto& r : api::Resources()) {
+    if (r.name != name) continue;
+    TUG_CHECK(found == nullptr, std::string("two served kinds are named ") + name);
+    found = &r;
+  }
+  TUG_CHECK(found != nullptr, std::string("no served kind is named ") + name);
+  return *found;
 }
 
 bool StartsWith(const std::string& s, const std::string& p) {
@@ -113,21 +123,22 @@ ControllerManager::ControllerManager(boost::asio::io_context& io, store::Store& 
       registry_(registry),
       opt_(std::move(o)),
       timer_(std::make_unique<Timer>(io)) {
-  if (!opt_.now_ms) {
-    opt_.now_ms = [] {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::steady_clock::now().time_since_epoch())
-          .count();
-    };
-  }
+  if (opt_.clock == nullptr) opt_.clock = &SystemClock();
 }
 
 ControllerManager::~ControllerManager() {
   Stop();
 }
 
+std::string ControllerManager::WallStamp() const {
+  return api::FormatRfc3339(
+      std::chrono::duration_cast<std::chrono::seconds>(opt_.clock->WallNow().time_since_epoch())
+          .count());
+}
+
 int64_t ControllerManager::Now() const {
-  return opt_.now_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(opt_.clock->Now().time_since_epoch())
+      .count();
 }
 
 void ControllerManager::Start() {
@@ -576,7 +587,7 @@ void ControllerManager::SchedulePending() {
                         {"status", "False"},
                         {"reason", "Unschedulable"},
                         {"message", u.message},
-                        {"lastTransitionTime", api::NowRfc3339()}});
+                        {"lastTransitionTime", WallStamp()}});
     RecordEvent(it->second, "Warning", "FailedScheduling", u.message, "scheduler");
     registry_.Update(Kind("pods"), Meta(next, "namespace"), Meta(next, "name"),
                      Registry::Part::kStatus, Guarded(next),
@@ -601,7 +612,7 @@ void ControllerManager::JudgeNodes() {
     if (!info.ready) down.insert(info.name);
     if (info.ready == alive || (!info.ready && !heard) || inflight_.count(token)) continue;
     json next = n;
-    std::string stamp = api::NowRfc3339();
+    std::string stamp = WallStamp();
     std::string message;
     if (info.ready) {
       message = "tug-agent stopped sending heartbeats: none for more than " +
@@ -643,7 +654,7 @@ void ControllerManager::CollectEvents() {
   // Events older than the TTL, by their last timestamp (RFC 3339 strings compare in time
   // order).
   std::time_t cutoff_t =
-      std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) - opt_.event_ttl_s;
+      std::chrono::system_clock::to_time_t(opt_.clock->WallNow()) - opt_.event_ttl_s;
   std::tm tm{};
   gmtime_r(&cutoff_t, &tm);
   char cutoff[32];
@@ -670,7 +681,7 @@ void ControllerManager::RecordEvent(const json& involved, const std::string& typ
                                     const std::string& component) {
   std::string ns = Meta(involved, "namespace");
   if (ns.empty()) ns = "default";  // events about cluster-scoped objects
-  std::string stamp = api::NowRfc3339();
+  std::string stamp = WallStamp();
   json ev = {{"apiVersion", "v1"},
              {"kind", "Event"},
              {"metadata", {{"generateName", Meta(involved, "name") + "."}, {"namespace", ns}}},

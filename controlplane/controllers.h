@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "controlplane/reconcile.h"
 #include "controlplane/registry.h"
 
@@ -50,8 +51,9 @@ struct ControllerOptions {
   int64_t resync_ms = 30000;
   int64_t tick_ms = 100;       // how often leadership and node liveness are checked
   int64_t event_ttl_s = 3600;  // Events older than this are deleted (as Kubernetes does)
-  // A monotonic clock in milliseconds (tests pass a fake one).
-  std::function<int64_t()> now_ms;
+  // The clock of every verdict (node liveness, back-off, resync, Event expiry); nullptr: the
+  // machine's. Tests pass a FakeClock and move it. Must outlive the manager.
+  const Clock* clock = nullptr;
 };
 
 class ControllerManager {
@@ -98,6 +100,8 @@ class ControllerManager {
   // for another round.
   ReplyFn Finish(const std::string& token, const std::string& what);
   int64_t Now() const;
+  // The controllers' wall clock as a Kubernetes timestamp (Events, condition transitions).
+  std::string WallStamp() const;
 
   boost::asio::io_context& io_;
   store::Store& node_;

@@ -206,9 +206,7 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
   m["creationTimestamp"] = api::NowRfc3339();
   m.erase("deletionTimestamp");
   if (o.contains("spec")) m["generation"] = 1;
-  // What the controllers own starts empty; an agent creates its Node with a status.
-  if (r.has_status && r.name != "nodes") o["status"] = json::object();
-  if (r.name == "pods") o["status"]["phase"] = "Pending";
+  if (r.initial_status) o["status"] = r.initial_status();
 
   std::string name = m["name"].get<std::string>();
   std::string key = Key(r, ns, name);

@@ -17,11 +17,13 @@ void MemoryStore::Propose(storepb::Request r, std::function<void(Result<storepb:
     return;
   }
   r.set_id(++next_id_);
-  storepb::Response resp = kv_.Apply(r);
-  // As from a real member: the answer runs after the write is applied and watchers were
-  // told, never inside the caller's own call.
-  boost::asio::post(
-      io_, [done = std::move(done), resp = std::move(resp)]() mutable { done(std::move(resp)); });
+  // As on a real member, the write is applied (and watchers told) later on the io thread,
+  // never inside the caller's own call, and answered right after it is applied.
+  boost::asio::post(io_, [this, r = std::move(r), done = std::move(done)]() mutable {
+    storepb::Response resp = kv_.Apply(r);
+    boost::asio::post(
+        io_, [done = std::move(done), resp = std::move(resp)]() mutable { done(std::move(resp)); });
+  });
 }
 
 void MemoryStore::WaitLinearizable(std::function<void(Status)> done) {

@@ -1,5 +1,5 @@
-// A Store in one process, without Raft, disk or network: writes apply to a KvStore at once
-// (the answer still comes later, posted to the io thread, as a replicated write's would), and
+// A Store in one process, without Raft, disk or network: a write is applied to a KvStore on
+// the io thread's next turn and answered after it, as a replicated write would be, and
 // it is always the caught-up leader of term 1 unless a test says otherwise. For API server and
 // controller tests that need no port and no process; the three-member tests keep what only a
 // real cluster can show.

@@ -45,7 +45,8 @@ Result<std::vector<Member>> ParseInitialCluster(const std::string& flag) {
     Member m;
     m.name = item.substr(0, eq);
     m.peer_addr = item.substr(eq + 1);
-    if (!ParseHostPort(m.peer_addr, false)) {
+    auto hp = ParseHostPort(m.peer_addr, false);
+    if (!hp || hp->host.empty()) {
       return Status::Invalid("--initial-cluster: \"" + m.peer_addr + "\" is not host:port");
     }
     for (const auto& o : out) {

@@ -684,9 +684,12 @@ void RaftCore::HandleSnapshot(const Message& m) {
     // Old news: we already have (and have committed) everything it covers.
     r.set_index(log_.committed());
   } else if (log_.MatchTerm(meta.index(), meta.term())) {
-    // We hold that entry already: it is committed, no need to throw our log away.
+    // We hold that entry already: it is committed, no need to throw our log away. Answer
+    // with the commit index, not the last index (as etcd does): entries after the snapshot's
+    // may be an old term's that the leader's log does not hold, and claiming them would let
+    // the leader count this member towards a quorum for entries it lacks.
     log_.CommitTo(meta.index());
-    r.set_index(log_.last_index());
+    r.set_index(log_.committed());
   } else {
     log_.RestoreSnapshot(meta.index(), meta.term());
     if (meta.conf_state().voters_size() > 0) {

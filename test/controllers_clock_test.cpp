@@ -1,17 +1,17 @@
-// The controllers in-process against a real one-member store, with a fake clock: node
-// liveness is judged by the clock the test moves, not by waiting.
+// The controllers in-process over the in-memory store (raftstore/memory_store.h: no port, no
+// process, no Raft), with a fake clock: node liveness is judged by the clock the test moves,
+// not by waiting. controllers_test.cpp runs them on a real three-member cluster.
 #include <catch2/catch.hpp>
 
 #include <boost/asio.hpp>
 #include <chrono>
-#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 
 #include "api/resource.h"
 #include "controlplane/controllers.h"
 #include "controlplane/registry.h"
-#include "raftstore/node.h"
+#include "raftstore/memory_store.h"
 #include "raftstore/watch_hub.h"
 
 using nlohmann::json;
@@ -21,54 +21,23 @@ namespace {
 
 struct Harness {
   boost::asio::io_context io;
-  std::string dir;
-  std::unique_ptr<store::RaftNode> node;
-  std::unique_ptr<store::WatchHub> hub;
-  std::unique_ptr<cp::Registry> registry;
+  store::MemoryStore store{io};
+  store::WatchHub hub{store.kv()};
+  cp::Registry registry_impl{store};
+  cp::Registry* registry = &registry_impl;
   std::unique_ptr<cp::ControllerManager> controllers;
-  int64_t now = 1'000'000;
+  FakeClock clock;
 
   Harness() {
-    char tmpl[] = "/tmp/tug-controllers-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
-    store::NodeOptions o;
-    o.name = "cp1";
-    o.data_dir = dir;
-    boost::asio::ip::tcp::acceptor probe(
-        io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    std::string addr = "127.0.0.1:" + std::to_string(probe.local_endpoint().port());
-    probe.close();
-    o.peer_addr = addr;
-    o.api_addr = "127.0.0.1:1";  // not served here: only the peer port is bound
-    auto members = store::ParseInitialCluster("cp1=" + addr);
-    REQUIRE(members.ok());
-    o.initial_cluster = members.value();
-    o.heartbeat_ms = 10;
-    o.election_ms = 50;
-    auto n = store::RaftNode::Open(io, o);
-    REQUIRE(n.ok());
-    node = std::move(n).value();
-    hub = std::make_unique<store::WatchHub>(node->kv());
-    registry = std::make_unique<cp::Registry>(*node);
     cp::ControllerOptions co;
     co.node_grace_ms = 5000;
     co.resync_ms = 1'000'000'000;  // only what changes trigger
     co.tick_ms = 10;               // real time; liveness is judged on the fake clock
-    co.now_ms = [this] { return now; };
-    controllers = std::make_unique<cp::ControllerManager>(io, *node, *hub, *registry, co);
-    REQUIRE(node->Start().ok());
-    REQUIRE(RunUntil([&] { return node->LeaderCaughtUp(); }));
+    co.clock = &clock;
+    controllers = std::make_unique<cp::ControllerManager>(io, store, hub, registry_impl, co);
     controllers->Start();
   }
-  ~Harness() {
-    controllers.reset();
-    bool stopped = false;
-    node->Shutdown([&] { stopped = true; });
-    RunUntil([&] { return stopped; });
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
+  ~Harness() { controllers.reset(); }
 
   // Runs the io loop until `pred` holds (a deadline, not a sleep: usually a few ms).
   bool RunUntil(const std::function<bool()>& pred) {
@@ -147,17 +116,17 @@ TEST_CASE("node liveness follows the heartbeats on the leader's clock", "[contro
   }));
 
   // A fresh leader gives the node a full grace period, even without heartbeats.
-  h.now += 4999;
+  h.clock.Advance(std::chrono::milliseconds(4999));
   h.Round();
   CHECK(NodeReady(h, "n1"));
   // Heartbeats keep it alive past the first grace period.
   h.controllers->Heartbeat("n1");
-  h.now += 4000;
+  h.clock.Advance(std::chrono::milliseconds(4000));
   h.Round();
   CHECK(NodeReady(h, "n1"));
   // Silence for longer than the grace period: NotReady, its pods failed and replaced; the
   // replacements cannot go anywhere and say why.
-  h.now += 5001;
+  h.clock.Advance(std::chrono::milliseconds(5001));
   h.Round();
   REQUIRE(h.RunUntil([&] { return !NodeReady(h, "n1"); }));
   REQUIRE(h.RunUntil([&] {
@@ -195,4 +164,29 @@ TEST_CASE("node liveness follows the heartbeats on the leader's clock", "[contro
     }
     return true;
   }));
+}
+
+TEST_CASE("controllers stop when the store loses leadership and start again in a new term",
+          "[controllers]") {
+  Harness h;
+  REQUIRE(h.RunUntil([&] { return h.controllers->running(); }));
+  CHECK(h.controllers->watching());
+  h.store.SetLeader(false);
+  REQUIRE(h.RunUntil([&] { return !h.controllers->running(); }));
+  CHECK(!h.controllers->watching());
+
+  // A new term: the controllers start again (a fresh cache from the store) and reconcile.
+  h.store.SetLeader(true);
+  REQUIRE(h.store.term() == 2);
+  json deploy = {{"metadata", {{"name", "web"}}},
+                 {"spec",
+                  {{"replicas", 1},
+                   {"template",
+                    {{"metadata", {{"labels", {{"app", "web"}}}}},
+                     {"spec", {{"containers", {{{"name", "c"}, {"image", "x"}}}}}}}}}}};
+  REQUIRE(h.Call([&](cp::ReplyFn d) {
+             h.registry->Create(*api::FindResource("apps", "deployments"), "default", deploy, d);
+           }).code == 201);
+  REQUIRE(h.RunUntil([&] { return h.controllers->running(); }));
+  REQUIRE(h.RunUntil([&] { return h.List("pods").size() == 1; }));
 }

@@ -382,3 +382,25 @@ TEST_CASE("a follower told its leader is lost campaigns within one election time
   }
   CHECK(ticks <= 10);
 }
+
+TEST_CASE("a snapshot the follower already holds is answered with the commit index",
+          "[raft][core][snapshot]") {
+  // Follower log: 1@1 2@1 3@2 4@2 5@2; entries 4 and 5 come from a leader of term 2 that
+  // failed, and the new leader's log does not hold them.
+  auto n = Core(1, Persisted(3, 0, {E(1, 1), E(2, 1), E(3, 2), E(4, 2), E(5, 2)}));
+  Message m;
+  m.set_type(raftpb::MSG_SNAP);
+  m.set_from(2);
+  m.set_to(1);
+  m.set_term(3);
+  m.mutable_snapshot()->mutable_metadata()->set_index(3);
+  m.mutable_snapshot()->mutable_metadata()->set_term(2);
+  REQUIRE(n->Step(m).ok());
+  auto rd = n->GetReady();
+  const Message* r = Find(rd, raftpb::MSG_APP_RESP);
+  REQUIRE(r);
+  CHECK(!r->reject());
+  // Entry 3 matches and is now committed; 4 and 5 may not match the leader's: not claimed.
+  CHECK(r->index() == 3);
+  CHECK(n->log().committed() == 3);
+}

@@ -148,11 +148,12 @@ int main(int argc, char** argv) {
       io.stop();
     });
   });
-  // Crash-only: a request's errors are answered at the request boundary (ApiServer::Handle);
-  // an exception that reaches this loop came from the member's own machinery (Raft, the
-  // WAL, the store, timers), whose state may now be half-updated. Going on could vote,
-  // acknowledge writes or serve reads from that state, so stop and let a restart recover
-  // from the WAL and snapshots, as etcd does.
+  // Crash-only: errors a request can cause are values, answered by its handler (a throw
+  // while routing one is caught at ApiServer::Handle). An exception that reaches this loop is
+  // a bug in code running on the io thread (Raft, the WAL, the store, timers, a store
+  // callback) that may have left state half-updated. Going on could vote, acknowledge writes
+  // or serve reads from that state, so stop and let a restart recover from the WAL and
+  // snapshots, as etcd does.
   try {
     io.run();
   } catch (const std::exception& e) {
