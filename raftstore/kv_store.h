@@ -35,6 +35,13 @@ struct RangeResult {
   storepb::RangeResponse response;
 };
 
+// The answer of a range read as a Result: Compacted or Invalid with the store's message.
+inline Result<storepb::RangeResponse> ToResult(RangeResult r) {
+  if (r.error == KvError::kCompacted) return Status::Compacted(std::move(r.message));
+  if (r.error != KvError::kNone) return Status::Invalid(std::move(r.message));
+  return std::move(r.response);
+}
+
 struct EventsResult {
   KvError error = KvError::kNone;
   std::string message;

@@ -39,16 +39,12 @@ void MemoryStore::Range(storepb::RangeRequest r,
       done(s);
       return;
     }
-    RangeResult res = kv_.Range(r);
-    if (res.error == KvError::kCompacted) {
-      done(Status::Compacted(res.message));
-    } else if (res.error != KvError::kNone) {
-      done(Status::Invalid(res.message));
-    } else {
-      res.response.mutable_header()->set_revision(kv_.revision());
-      res.response.mutable_header()->set_raft_term(term_);
-      done(std::move(res.response));
+    auto res = ToResult(kv_.Range(r));
+    if (res.ok()) {
+      res.value().mutable_header()->set_revision(kv_.revision());
+      res.value().mutable_header()->set_raft_term(term_);
     }
+    done(std::move(res));
   };
   if (serializable) {
     serve(Status::Ok());  // this member's state, at once, as RaftNode serves it

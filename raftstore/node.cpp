@@ -537,15 +537,9 @@ void RaftNode::Range(storepb::RangeRequest r,
       done(s);
       return;
     }
-    RangeResult res = kv_.Range(r);
-    if (res.error == KvError::kCompacted) {
-      done(Status::Compacted(res.message));
-    } else if (res.error != KvError::kNone) {
-      done(Status::Invalid(res.message));
-    } else {
-      *res.response.mutable_header() = Header();
-      done(std::move(res.response));
-    }
+    auto res = ToResult(kv_.Range(r));
+    if (res.ok()) *res.value().mutable_header() = Header();
+    done(std::move(res));
   };
   if (r.serializable()) {
     serve(Status::Ok());
