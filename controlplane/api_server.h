@@ -8,7 +8,7 @@
 #include <string>
 
 #include "controlplane/auth.h"
-#include "controlplane/controllers.h"
+#include "controlplane/controllers/manager.h"
 #include "controlplane/http.h"
 #include "controlplane/metrics.h"
 #include "controlplane/pod_log.h"

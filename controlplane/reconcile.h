@@ -1,6 +1,6 @@
 // The controllers' decisions as pure functions of the objects they read (no store, no clock
 // beyond the `now` passed in): what a Deployment needs done to its pods, what its status
-// should say, and whether a worker node is alive. The controllers (controllers.h) feed them
+// should say, and whether a worker node is alive. The controllers (controllers/) feed them
 // from the leader's cache and carry out the result with conditional writes.
 #pragma once
 

@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/resource.h"
-#include "controlplane/controllers.h"
+#include "base/clock.h"
+#include "controlplane/controllers/manager.h"
 #include "controlplane/registry.h"
 #include "raftstore/memory_store.h"
 #include "raftstore/watch_hub.h"
