@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "agent/log_server.h"
-#include "agent/memory_cgroup.h"
-#include "agent/process_runtime.h"
+#include "agent/runtime/memory_cgroup.h"
+#include "agent/runtime/process_runtime.h"
 #include "agent/supervisor.h"
 #include "api/quantity.h"
 #include "api/timestamp.h"
@@ -576,6 +576,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
           [p](const std::string& ns, const std::string& pod, const std::string& container) {
             return p->sup->LogPath(ns, pod, container);
           },
+          [p](const std::string& ns, const std::string& pod, const std::string& container,
+              int tail) { return p->sup->Logs(ns, pod, container, tail); },
           o.token),
       1 << 16);
   if (Status s = p->server->Listen(o.addr); !s) return s;
@@ -606,7 +608,21 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   so.backoff = o.backoff;
   so.container_path =
       std::string(kDefaultPath) + ":" + std::filesystem::path(o.shim).parent_path().string();
-  p->sup = std::make_unique<Supervisor>(so, *p->runtime, *p->prober);
+  SupervisorParts parts;
+  parts.runtimes = {p->runtime.get()};
+  parts.probes = p->prober.get();
+  p->sup = std::make_unique<Supervisor>(so, parts);
+  // A runtime that finishes work on another thread (a pull) wakes the io thread at once.
+  p->runtime->SetWake([p] {
+    boost::asio::post(p->io, [p] {
+      try {
+        p->sup->TakeRuntimeEvents(NowMs());
+        p->HandOver();
+      } catch (const std::exception& e) {
+        spdlog::error("supervisor: unexpected error taking runtime events: {}", e.what());
+      }
+    });
+  });
   try {
     p->sup->Recover(NowMs());
   } catch (const std::exception& e) {

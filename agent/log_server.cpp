@@ -84,8 +84,9 @@ net::HttpResponse Text(int code, const std::string& body) {
 
 }  // namespace
 
-net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token) {
-  return [&io, lookup, token](net::HttpRequest req, net::Respond respond) {
+net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, LogTail read_tail,
+                            std::string token) {
+  return [&io, lookup, read_tail, token](net::HttpRequest req, net::Respond respond) {
     if (req.path == "/healthz") {
       respond(Text(200, "ok"));
       return;
@@ -119,7 +120,7 @@ net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::
         return;
       }
     }
-    auto text = TailLog(path.value(), tail);
+    auto text = read_tail(parts[1], parts[2], container, tail);
     if (!text.ok()) {
       respond(net::StatusResponse(500, "InternalError", text.status().message()));
       return;

@@ -20,6 +20,11 @@ namespace tug::agent {
 using LogLookup = std::function<Result<std::string>(const std::string& ns, const std::string& pod,
                                                     const std::string& container)>;
 
-net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, std::string token);
+// A container's last `tail_lines` lines (all with -1), read by the runtime that runs its pod.
+using LogTail = std::function<Result<std::string>(const std::string& ns, const std::string& pod,
+                                                  const std::string& container, int tail_lines)>;
+
+net::Handler MakeLogHandler(boost::asio::io_context& io, LogLookup lookup, LogTail tail,
+                            std::string token);
 
 }  // namespace tug::agent

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <thread>
 
-#include "agent/process_runtime.h"
+#include "agent/runtime/process_runtime.h"
 #include "net/http_client.h"
 
 namespace tug::agent {

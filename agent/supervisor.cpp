@@ -2,22 +2,15 @@
 
 #include "api/timestamp.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 
-#include "agent/log_file.h"
-#include "agent/memory_cgroup.h"
-#include "agent/process_runtime.h"
+#include "agent/runtime/process_runtime.h"
 #include "api/validation.h"
 #include "api/workload.h"
-#include "base/file.h"
 
 namespace tug::agent {
 
@@ -43,14 +36,6 @@ std::string PortVar(const std::string& name) {
                ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
                : '_';
   return out;
-}
-
-// Written whole or not at all (tmp + rename), but not fsync'd: the files are there for an
-// agent that restarts while the machine stays up (the page cache survives a process); after
-// a machine crash the containers are gone with it. An fsync per container start cost ~10 ms
-// each, serialized, and put seconds between a burst of binds and the last container running.
-Status WriteAtomically(const std::string& path, const std::string& text) {
-  return WriteFileAtomically(path, text, {.mode = 0644, .durable = false});
 }
 
 }  // namespace
@@ -109,7 +94,8 @@ struct Supervisor::Container {
   api::Container spec;
   ContainerLaunch launch;
   std::vector<PortBinding> ports;
-  std::optional<RunningContainer> running;
+  std::optional<ContainerHandle> running;
+  bool starting = false;  // its runtime is starting it (an image pull may take minutes)
   bool ever_started = false;
   std::string started_at;  // wall clock, for the status
   int64_t started_ms = 0;
@@ -130,7 +116,10 @@ struct Supervisor::Container {
 
 struct Supervisor::Pod {
   json pod;
-  std::string uid, ns, name, dir;
+  std::string uid, ns, name;
+  PodKey key;
+  Runtime* runtime = nullptr;  // the one that runs this pod (ChooseRuntime)
+  Refusal refusal;             // why none can, when runtime is null
   std::vector<Container> containers;
   RestartPolicy policy = RestartPolicy::kAlways;
   int64_t grace_ms = 30'000;
@@ -141,12 +130,32 @@ struct Supervisor::Pod {
   std::string start_time;
   mutable bool dirty = true;  // changed since its report was last taken
   bool active() const { return assigned && !server_terminal; }
+  bool busy() const {  // a container runs, or is being started
+    return std::any_of(containers.begin(), containers.end(),
+                       [](const Container& c) { return c.running || c.starting; });
+  }
 };
 
+Supervisor::Supervisor(SupervisorOptions o, SupervisorParts parts)
+    : o_(std::move(o)), parts_(std::move(parts)) {
+  if (!parts_.files) {
+    own_files_ = std::make_unique<DiskPodFiles>(o_.pods_dir);
+    parts_.files = own_files_.get();
+  }
+  if (!parts_.ports) {
+    own_ports_ = std::make_unique<KernelHostPorts>();
+    parts_.ports = own_ports_.get();
+  }
+  if (!parts_.clock) parts_.clock = &SystemClock();
+}
+
 Supervisor::Supervisor(SupervisorOptions o, Runtime& runtime, ProbeRunner& probes)
-    : o_(std::move(o)), runtime_(runtime), probes_(probes) {
-  std::error_code ec;
-  fs::create_directories(o_.pods_dir, ec);
+    : Supervisor(std::move(o), SupervisorParts{{&runtime}, &probes}) {}
+
+std::string Supervisor::WallStamp() const {
+  return api::FormatRfc3339(
+      std::chrono::duration_cast<std::chrono::seconds>(parts_.clock->WallNow().time_since_epoch())
+          .count());
 }
 
 Supervisor::~Supervisor() = default;
@@ -160,26 +169,6 @@ std::vector<PodEvent> Supervisor::TakeEvents() {
   return std::exchange(events_, {});
 }
 
-int Supervisor::AllocatePort() {
-  // The kernel picks a free port; we remember what we handed out, as a port may be free
-  // now only because its container is restarting.
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_ANY);
-    socklen_t len = sizeof(a);
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-      port = ntohs(a.sin_port);
-    ::close(fd);
-    if (port > 0 && ports_in_use_.insert(port).second) return port;
-  }
-  return 0;
-}
-
 std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now,
                                                     const json& saved) {
   auto p = std::make_unique<Pod>();
@@ -188,27 +177,24 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
   p->uid = api::StringField(md, "uid");
   p->ns = api::StringField(md, "namespace").empty() ? "default" : api::StringField(md, "namespace");
   p->name = api::StringField(md, "name");
-  p->dir = o_.pods_dir + "/" + FileSafe(p->ns) + "_" + FileSafe(p->name) + "_" + FileSafe(p->uid);
-  p->start_time = api::NowRfc3339();
+  p->key = {p->ns, p->name, p->uid};
+  p->start_time = WallStamp();
   std::vector<std::string> errors;
   const json& spec_json = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : json();
   api::PodSpec spec = api::ReadPodSpec(spec_json, "spec", &errors);
   p->policy = ParseRestartPolicy(spec.restart_policy);
   // At most a day: a huge value must not overflow into "kill at once" or "never".
   p->grace_ms = std::clamp<int64_t>(spec.termination_grace_period_seconds, 0, 86'400) * 1000;
-  std::error_code ec;
-  fs::create_directories(p->dir, ec);
   std::string host_ip = o_.host_ip;
   for (auto& cs : spec.containers) {
     Container c;
     c.spec = cs;
-    std::string cdir = p->dir + "/" + FileSafe(cs.name);
-    fs::create_directories(cdir + "/work", ec);
+    ContainerPaths paths = parts_.files->Container(p->key, cs.name);
     c.launch.id = p->ns + "/" + p->name + "/" + cs.name;
     c.launch.image = cs.image;
-    c.launch.work_dir = cdir + "/work";
-    c.launch.state_dir = cdir;
-    c.launch.log_path = cdir + "/log";
+    c.launch.work_dir = paths.work_dir;
+    c.launch.state_dir = paths.state_dir;
+    c.launch.log_path = paths.log_path;
     c.launch.memory_limit_bytes = cs.memory_limit.milli() / 1000;
     c.launch.memory_request_bytes = cs.memory_request.milli() / 1000;
     for (const auto& port : cs.ports) {
@@ -225,9 +211,9 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
         }
       }
       if (b.host_port == 0) {
-        b.host_port = AllocatePort();
+        b.host_port = parts_.ports->Allocate();
       } else {
-        ports_in_use_.insert(b.host_port);
+        parts_.ports->Reserve(b.host_port);
       }
       c.ports.push_back(b);
     }
@@ -274,8 +260,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     c.restart_at_ms = now;
     p->containers.push_back(std::move(c));
   }
-  std::string pod_text = pod.dump();
-  if (Status s = WriteAtomically(p->dir + "/pod.json", pod_text); !s) {
+  if (Status s = parts_.files->SavePod(p->key, pod.dump()); !s) {
     p->reason = "AgentError";
     p->message = s.message();
   }
@@ -287,7 +272,7 @@ void Supervisor::SaveState(const Pod& p) {
   json cs = json::array();
   for (const auto& c : p.containers) {
     cs.push_back({{"name", c.spec.name},
-                  {"running", c.running ? c.running->ToJson() : json()},
+                  {"running", c.running ? c.running->ToJson() : json()},  // a handle
                   {"startedAt", c.started_at},
                   {"everStarted", c.ever_started},
                   {"restarts", c.restarts},
@@ -299,7 +284,7 @@ void Supervisor::SaveState(const Pod& p) {
   }
   json state = {{"containers", cs}, {"startTime", p.start_time}};
   // A failed save costs only the restart safety net; the pod runs on.
-  (void)WriteAtomically(p.dir + "/state.json", state.dump());
+  (void)parts_.files->SaveState(p.key, state.dump());
 }
 
 void Supervisor::Recover(int64_t now) {
@@ -307,17 +292,11 @@ void Supervisor::Recover(int64_t now) {
     json pod, state, containers;
   };
   std::vector<Saved> saved;
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(o_.pods_dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    std::string dir = it->path().string();
-    std::string pod_text, state_text;
-    if (!ReadWholeFile(dir + "/pod.json", &pod_text)) continue;
+  for (const auto& cp : parts_.files->Load()) {
     Saved sv;
-    sv.pod = json::parse(pod_text, nullptr, false);
+    sv.pod = json::parse(cp.pod, nullptr, false);
     if (!sv.pod.is_object()) continue;
-    if (ReadWholeFile(dir + "/state.json", &state_text))
-      sv.state = json::parse(state_text, nullptr, false);
+    if (!cp.state.empty()) sv.state = json::parse(cp.state, nullptr, false);
     sv.containers =
         sv.state.is_object() && sv.state.contains("containers") && sv.state["containers"].is_array()
             ? sv.state["containers"]
@@ -327,7 +306,7 @@ void Supervisor::Recover(int64_t now) {
       if (!sc.is_object() || !sc.contains("ports") || !sc["ports"].is_array()) continue;
       for (const auto& b : sc["ports"])
         if (b.is_object() && b.contains("hostPort") && b["hostPort"].is_number_integer())
-          ports_in_use_.insert(b["hostPort"].get<int>());
+          parts_.ports->Reserve(b["hostPort"].get<int>());
     }
     saved.push_back(std::move(sv));
   }
@@ -352,16 +331,24 @@ void Supervisor::Recover(int64_t now) {
         // been deleted or replaced meanwhile).
         c.restart_at_ms = -1;
         if (!c.done) p->awaiting_list = true;
-        if (!sc.contains("running")) continue;
-        auto rc = RunningContainer::FromJson(sc["running"]);
-        // A record from before a reboot names a PID that now belongs to someone else.
-        if (!rc.ok() || rc->boot_id != CurrentBootId()) continue;
+        if (!sc.contains("running") || sc["running"].is_null()) continue;
+        auto h = ContainerHandle::FromJson(sc["running"]);
+        if (!h.ok()) continue;
+        Runtime* rt = nullptr;
+        for (Runtime* r : parts_.runtimes)
+          if (r->name() == h->runtime) rt = r;
+        if (!rt) continue;  // its runtime is not on this agent any more
+        uint64_t run = next_run_++;
+        // Followed again from here on; if it ended meanwhile, its exit comes as an event.
+        // Not if the runtime says the handle no longer names it (saved before a reboot).
+        if (!rt->Adopt(run, h.value()).ok()) continue;
+        p->runtime = rt;
+        runs_[run] = {p->uid, static_cast<size_t>(&c - p->containers.data())};
         p->awaiting_list = false;
-        // Watched again from here on; if it ended meanwhile, the next Tick sees that.
-        c.running = rc.value();
+        c.running = h.value();
         c.started_ms = now;
         c.restart_at_ms = -1;
-        c.run = next_run_++;
+        c.run = run;
         c.waiting_reason.clear();
         c.ready = !c.readiness.spec;
       }
@@ -425,17 +412,42 @@ void Supervisor::StopContainer(Pod& p, Container& c, int64_t now) {
   p.dirty = true;
   c.stopping = true;
   c.kill_at_ms = now + p.grace_ms;
-  runtime_.Stop(*c.running, p.grace_ms == 0);
+  p.runtime->Stop(*c.running, p.grace_ms == 0);
 }
 
-void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
+Runtime* Supervisor::ChooseRuntime(Pod& p) {
+  if (p.runtime) return p.runtime;
+  for (Runtime* rt : parts_.runtimes) {
+    std::optional<Refusal> refused;
+    for (const auto& c : p.containers) {
+      refused = rt->CanRun(c.launch);
+      if (refused) {
+        // The first runtime's reason is the one reported if none can run the pod.
+        if (p.refusal.reason.empty())
+          p.refusal = {refused->reason, "container " + c.spec.name + ": " + refused->message};
+        break;
+      }
+    }
+    if (!refused) return p.runtime = rt;
+  }
+  if (p.refusal.reason.empty()) p.refusal = {"AgentError", "this agent has no container runtime"};
+  return nullptr;
+}
+
+void Supervisor::StartContainer(Pod& p, size_t i, int64_t now) {
+  Container& c = p.containers[i];
   c.restart_at_ms = -1;
-  if (Status can = runtime_.CanRun(c.launch); !can) {
+  if (!ChooseRuntime(p)) {
     // Nothing on this node can ever run it: the pod fails with the reason, once.
-    p.reason = "UnsupportedImage";
-    p.message = "container " + c.spec.name + ": " + can.message();
-    c.waiting_reason = "UnsupportedImage";
-    c.waiting_message = can.message();
+    p.reason = p.refusal.reason;
+    p.message = p.refusal.message;
+    for (auto& cc : p.containers) {
+      if (auto refused =
+              parts_.runtimes.empty() ? std::nullopt : parts_.runtimes[0]->CanRun(cc.launch)) {
+        cc.waiting_reason = refused->reason;
+        cc.waiting_message = refused->message;
+      }
+    }
     for (auto& other : p.containers) {
       other.restart_at_ms = -1;
       other.done = true;
@@ -449,22 +461,36 @@ void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
   // earlier run's OOM kill) is never reused.
   c.launch.cgroup_name = p.ns + "_" + p.name + "_" + p.uid + "_" + c.spec.name + "_" +
                          std::to_string(c.restarts + (c.ever_started ? 1 : 0));
-  auto started = runtime_.Start(c.launch);
-  if (!started.ok()) {
-    Event(p, "Warning", "Failed", "Error: " + started.status().message());
-    ContainerExit e{128, "StartError", started.status().message()};
-    c.started_ms = now;
-    HandleExit(p, c, e, now);
-    if (!c.done) c.waiting_reason = c.backoff_step > 1 ? "CrashLoopBackOff" : "RunContainerError";
-    c.waiting_message = started.status().message();
+  c.run = next_run_++;
+  runs_[c.run] = {p.uid, i};
+  c.starting = true;
+  c.started_ms = now;
+  c.waiting_reason = "ContainerCreating";
+  c.waiting_message.clear();
+  p.dirty = true;
+  p.runtime->Start(c.run, c.launch);
+}
+
+void Supervisor::StartFailed(Pod& p, Container& c, const std::string& message, int64_t now) {
+  Event(p, "Warning", "Failed", "Error: " + message);
+  ContainerExit e{128, "StartError", message};
+  HandleExit(p, c, e, now);
+  if (!c.done) c.waiting_reason = c.backoff_step > 1 ? "CrashLoopBackOff" : "RunContainerError";
+  c.waiting_message = message;
+}
+
+void Supervisor::Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now) {
+  c.running = h;
+  if (c.done || !p.active()) {
+    // Stopped while it started: it goes at once.
+    StopContainer(p, c, now);
+    SaveState(p);
     return;
   }
   if (c.ever_started) ++c.restarts;
   c.ever_started = true;
-  c.running = started.value();
   c.started_ms = now;
-  c.started_at = api::NowRfc3339();
-  c.run = next_run_++;
+  c.started_at = WallStamp();
   c.waiting_reason.clear();
   c.waiting_message.clear();
   c.terminated = json();
@@ -477,13 +503,49 @@ void Supervisor::StartContainer(Pod& p, Container& c, int64_t now) {
   SaveState(p);
 }
 
+void Supervisor::TakeRuntimeEvents(int64_t now) {
+  for (Runtime* rt : parts_.runtimes) {
+    for (auto& e : rt->Poll()) {
+      auto where = runs_.find(e.run);
+      Pod* p = nullptr;
+      if (where != runs_.end()) {
+        auto it = pods_.find(where->second.first);
+        if (it != pods_.end() && where->second.second < it->second->containers.size())
+          p = it->second.get();
+      }
+      Container* c = p ? &p->containers[where->second.second] : nullptr;
+      if (!c || c->run != e.run) {
+        // Not a run anyone waits for: a container no one will watch must not be left running.
+        if (e.type == RuntimeEvent::Type::kStarted) rt->Stop(e.handle, true);
+        if (where != runs_.end() && e.type != RuntimeEvent::Type::kStarted) runs_.erase(where);
+        continue;
+      }
+      switch (e.type) {
+        case RuntimeEvent::Type::kStarted:
+          c->starting = false;
+          Started(*p, *c, e.handle, now);
+          break;
+        case RuntimeEvent::Type::kStartFailed:
+          c->starting = false;
+          runs_.erase(where);
+          StartFailed(*p, *c, e.message, now);
+          break;
+        case RuntimeEvent::Type::kExited:
+          runs_.erase(where);
+          HandleExit(*p, *c, e.exit, now);
+          break;
+      }
+    }
+  }
+}
+
 void Supervisor::HandleExit(Pod& p, Container& c, const ContainerExit& e, int64_t now) {
   bool was_running = c.running.has_value();
   c.running.reset();
   c.ready = false;
   c.stopping = false;
   c.last_exit_code = e.exit_code;
-  json term = {{"exitCode", e.exit_code}, {"reason", e.reason}, {"finishedAt", api::NowRfc3339()}};
+  json term = {{"exitCode", e.exit_code}, {"reason", e.reason}, {"finishedAt", WallStamp()}};
   if (!e.message.empty()) term["message"] = e.message;
   if (was_running && !c.started_at.empty()) term["startedAt"] = c.started_at;
   if (c.done || !p.active()) {
@@ -532,7 +594,7 @@ void Supervisor::Probe(Pod& p, size_t i, bool liveness, int64_t now) {
   }
   t.env = c.launch.env;
   t.work_dir = c.launch.work_dir;
-  probes_.Run(ProbeKey{p.uid, i, liveness, c.run}, *s.spec, t);
+  parts_.probes->Run(ProbeKey{p.uid, i, liveness, c.run}, *s.spec, t);
 }
 
 void Supervisor::ProbeDone(const ProbeKey& key, const ProbeResult& r, int64_t now) {
@@ -569,41 +631,36 @@ void Supervisor::ProbeDone(const ProbeKey& key, const ProbeResult& r, int64_t no
 }
 
 void Supervisor::Tick(int64_t now) {
+  TakeRuntimeEvents(now);
   bool check_logs = now - last_log_check_ >= o_.log_check_ms;
   if (check_logs) last_log_check_ = now;
   for (auto it = pods_.begin(); it != pods_.end();) {
     Pod& p = *it->second;
     for (size_t i = 0; i < p.containers.size(); ++i) {
       Container& c = p.containers[i];
-      if (c.running) {
-        if (auto e = runtime_.Inspect(*c.running)) {
-          HandleExit(p, c, *e, now);
-        } else if (c.stopping && now >= c.kill_at_ms) {
-          runtime_.Stop(*c.running, true);
-        }
-      }
-      if (!c.running && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms && p.active())
-        StartContainer(p, c, now);
+      if (c.running && c.stopping && now >= c.kill_at_ms) p.runtime->Stop(*c.running, true);
+      if (!c.running && !c.starting && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms &&
+          p.active())
+        StartContainer(p, i, now);
       if (c.running && !c.stopping) {
         Probe(p, i, true, now);
         Probe(p, i, false, now);
       }
-      if (check_logs && c.ever_started) (void)RotateLog(c.launch.log_path, o_.log_max_bytes);
+      if (check_logs && c.ever_started)
+        parts_.files->RotateLog(c.launch.log_path, o_.log_max_bytes);
     }
-    bool any_running = std::any_of(p.containers.begin(), p.containers.end(),
-                                   [](const Container& c) { return c.running.has_value(); });
-    if (!p.assigned && !any_running) {
+    if (!p.assigned && !p.busy()) {
       // Gone from the API and stopped: its files (logs included) go with it.
       for (const auto& c : p.containers)
         for (const auto& b : c.ports)
-          ports_in_use_.erase(b.host_port);
-      std::error_code ec;
-      fs::remove_all(p.dir, ec);
+          parts_.ports->Release(b.host_port);
+      parts_.files->Remove(p.key);
       it = pods_.erase(it);
       continue;
     }
     ++it;
   }
+  TakeRuntimeEvents(now);  // what the starts above already know (a quick runtime's outcome)
 }
 
 std::vector<PodReport> Supervisor::Reports() const {
@@ -625,11 +682,14 @@ std::vector<PodReport> Supervisor::TakeChangedReports() {
 
 void Supervisor::StartDue(int64_t now) {
   for (auto& [uid, p] : pods_) {
-    for (auto& c : p->containers) {
-      if (!c.running && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms && p->active())
-        StartContainer(*p, c, now);
+    for (size_t i = 0; i < p->containers.size(); ++i) {
+      Container& c = p->containers[i];
+      if (!c.running && !c.starting && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms &&
+          p->active())
+        StartContainer(*p, i, now);
     }
   }
+  TakeRuntimeEvents(now);
 }
 
 PodReport Supervisor::ReportOf(const Pod& p) const {
@@ -645,7 +705,7 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
                  {"started", c.running.has_value()},
                  {"restartCount", c.restarts}};
       if (c.running) {
-        st["containerID"] = "process://" + std::to_string(c.running->process.pid);
+        st["containerID"] = c.running->runtime + "://" + c.running->id;
         st["state"] = {{"running", {{"startedAt", c.started_at}}}};
       } else if (c.done && !c.terminated.is_null()) {
         st["state"] = {{"terminated", c.terminated}};
@@ -705,12 +765,28 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
   }
 }
 
-Result<std::string> Supervisor::LogPath(const std::string& ns, const std::string& pod,
-                                        const std::string& container) const {
+const Supervisor::Pod* Supervisor::Find(const std::string& ns, const std::string& pod) const {
   const Pod* found = nullptr;
   for (const auto& [uid, p] : pods_) {
     if (p->ns == ns && p->name == pod && (!found || p->active())) found = p.get();
   }
+  return found;
+}
+
+Result<std::string> Supervisor::Logs(const std::string& ns, const std::string& pod,
+                                     const std::string& container, int tail_lines) const {
+  auto path = LogPath(ns, pod, container);
+  if (!path.ok()) return path.status();
+  const Pod* p = Find(ns, pod);
+  Runtime* rt =
+      p && p->runtime ? p->runtime : (parts_.runtimes.empty() ? nullptr : parts_.runtimes[0]);
+  if (!rt) return std::string();
+  return rt->Logs(path.value(), tail_lines);
+}
+
+Result<std::string> Supervisor::LogPath(const std::string& ns, const std::string& pod,
+                                        const std::string& container) const {
+  const Pod* found = Find(ns, pod);
   if (!found) return Status::NotFound("pod " + ns + "/" + pod + " does not run on this node");
   if (found->containers.empty())
     return Status::NotFound("pod " + ns + "/" + pod + " has no containers");

@@ -1,15 +1,21 @@
 // The supervisor: the agent's decisions about the pods bound to its node, as a single-threaded
 // state machine driven from outside (SetAssigned with what the API says, Tick with the time,
-// ProbeDone with probe results), so that it is tested with real processes and a fake clock.
+// ProbeDone with probe results), so that it is tested with real processes or a fake runtime,
+// and a fake clock. Everything it touches is behind an interface: the runtimes
+// (runtime/runtime.h; the one that runs a pod is chosen per pod), the pod's files and
+// checkpoint (pod_files.h), host ports (host_ports.h), the wall clock of its timestamps.
+//
+// - Starting a container is asynchronous: it is Waiting (ContainerCreating) until its runtime
+//   says it started (or why it could not); a pod stopped meanwhile is stopped once started.
 //
 // - Pods assigned and not terminal on the server run; every other pod it knows is stopped
 //   (SIGTERM to the container, SIGKILL after terminationGracePeriodSeconds) and forgotten.
 // - Exited containers are restarted by restartPolicy with back-off (restart_policy.h).
 // - Liveness failures (failureThreshold in a row) restart the container; readiness sets its
 //   ready flag and the pod's Ready condition.
-// - Every started container is recorded in `<pods_dir>/<ns>_<name>_<uid>/state.json`, with
-//   the pod, so that a restarted agent (Recover) takes its running containers over instead of
-//   starting them twice, and never mistakes another process that got a reused PID for one.
+// - Every started container's handle is checkpointed with the pod, so that a restarted agent
+//   (Recover) hands it back to its runtime and takes the container over instead of starting it
+//   twice (the process runtime never mistakes another process that got a reused PID for it).
 // - Reports() is each pod's status in Kubernetes' shape (phase, conditions, containerStatuses
 //   with states, restart counts, exit codes and host ports). It changes only when something
 //   happened, so the caller writes it only when it differs from what it wrote last.
@@ -25,9 +31,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/host_ports.h"
+#include "agent/pod_files.h"
 #include "agent/probe.h"
 #include "agent/restart_policy.h"
-#include "agent/runtime.h"
+#include "agent/runtime/runtime.h"
+#include "base/clock.h"
 
 namespace tug::agent {
 
@@ -72,8 +81,19 @@ struct PodReport {
   nlohmann::json status;
 };
 
+// What the supervisor works with. Each must outlive it.
+struct SupervisorParts {
+  std::vector<Runtime*> runtimes;  // in order of preference; a pod runs on the first that can
+  ProbeRunner* probes = nullptr;
+  PodFiles* files = nullptr;     // nullptr: DiskPodFiles under SupervisorOptions::pods_dir
+  HostPorts* ports = nullptr;    // nullptr: KernelHostPorts
+  const Clock* clock = nullptr;  // for the status's timestamps; nullptr: the machine's
+};
+
 class Supervisor {
  public:
+  Supervisor(SupervisorOptions o, SupervisorParts parts);
+  // One runtime, files on disk, the kernel's ports, the machine's clock.
   Supervisor(SupervisorOptions o, Runtime& runtime, ProbeRunner& probes);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
@@ -100,6 +120,11 @@ class Supervisor {
   // The log file of a pod's container ("" = its first container), if this node runs it.
   Result<std::string> LogPath(const std::string& ns, const std::string& pod,
                               const std::string& container) const;
+  // Its last `tail_lines` lines (all with -1), read by the runtime that runs the pod.
+  Result<std::string> Logs(const std::string& ns, const std::string& pod,
+                           const std::string& container, int tail_lines) const;
+  // Takes what the runtimes report (starts, failed starts, exits); Tick and StartDue do too.
+  void TakeRuntimeEvents(int64_t now_ms);
   // Containers with a live process.
   size_t running() const;
   size_t pods() const;
@@ -108,7 +133,12 @@ class Supervisor {
   struct Container;
 
  private:
-  void StartContainer(Pod& p, Container& c, int64_t now);
+  const Pod* Find(const std::string& ns, const std::string& pod) const;
+  void StartContainer(Pod& p, size_t i, int64_t now);
+  void Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now);
+  void StartFailed(Pod& p, Container& c, const std::string& message, int64_t now);
+  Runtime* ChooseRuntime(Pod& p);
+  std::string WallStamp() const;
   void HandleExit(Pod& p, Container& c, const ContainerExit& e, int64_t now);
   void StopPod(Pod& p, int64_t now, const std::string& why);
   void StopContainer(Pod& p, Container& c, int64_t now);
@@ -116,15 +146,15 @@ class Supervisor {
   void SaveState(const Pod& p);
   PodReport ReportOf(const Pod& p) const;
   std::unique_ptr<Pod> NewPod(const nlohmann::json& pod, int64_t now, const nlohmann::json& saved);
-  int AllocatePort();
   void Event(const Pod& p, const std::string& type, const std::string& reason,
              const std::string& message);
 
   SupervisorOptions o_;
-  Runtime& runtime_;
-  ProbeRunner& probes_;
-  std::map<std::string, std::unique_ptr<Pod>> pods_;  // by uid
-  std::set<int> ports_in_use_;
+  std::unique_ptr<PodFiles> own_files_;
+  std::unique_ptr<HostPorts> own_ports_;
+  SupervisorParts parts_;
+  std::map<std::string, std::unique_ptr<Pod>> pods_;         // by uid
+  std::map<uint64_t, std::pair<std::string, size_t>> runs_;  // run -> pod uid, container
   std::vector<PodEvent> events_;
   int64_t last_log_check_ = 0;
   uint64_t next_run_ = 1;

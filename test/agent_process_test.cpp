@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/process_identity.h"
+#include "agent/runtime/process_identity.h"
 
 using namespace tug::agent;
 

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "agent/log_file.h"
-#include "agent/process_runtime.h"
+#include "agent/runtime/process_runtime.h"
 #include "agent/supervisor.h"
 #include "base/file.h"
 
@@ -403,7 +403,7 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
   std::string text;
   REQUIRE(tug::ReadWholeFile(state_path, &text).ok());
   json state = json::parse(text);
-  pid_t shim = state["containers"][0]["running"]["pid"];
+  pid_t shim = state["containers"][0]["running"]["state"]["pid"];
   ::kill(-shim, SIGKILL);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (Alive(pid) && std::chrono::steady_clock::now() < deadline)
@@ -418,7 +418,7 @@ TEST_CASE("a saved PID that now belongs to another process is not taken for the 
     ::_exit(0);
   }
   ::setpgid(other, other);
-  state["containers"][0]["running"]["pid"] = other;
+  state["containers"][0]["running"]["state"]["pid"] = other;
   {
     FILE* out = std::fopen(state_path.c_str(), "w");
     std::fputs(state.dump().c_str(), out);

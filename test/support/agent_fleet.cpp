@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "agent/memory_cgroup.h"
-#include "agent/process_identity.h"
+#include "agent/runtime/memory_cgroup.h"
+#include "agent/runtime/process_identity.h"
 
 namespace tug::testing {
 
@@ -41,8 +41,12 @@ std::vector<std::pair<std::string, Record>> Supervisors(const std::string& dir) 
     if (!state.is_object() || !state.contains("containers")) continue;
     for (const auto& c : state["containers"]) {
       if (!c.is_object() || !c.contains("running") || !c["running"].is_object()) continue;
-      Record r{{c["running"].value("pid", 0), c["running"].value("startTicks", uint64_t{0})},
-               c["running"].value("cgroup", "")};
+      // The checkpoint holds the runtime's handle; the process runtime's record is its state.
+      const json& h = c["running"];
+      if (h.value("runtime", "") != "process" || !h.contains("state") || !h["state"].is_object())
+        continue;
+      const json& rc = h["state"];
+      Record r{{rc.value("pid", 0), rc.value("startTicks", uint64_t{0})}, rc.value("cgroup", "")};
       out.emplace_back(e.path().filename().string() + "/" + c.value("name", ""), r);
     }
   }

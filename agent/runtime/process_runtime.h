@@ -7,16 +7,33 @@
 // even when the agent was restarted while it ran (the new agent is not its parent and cannot
 // wait for it), and the log keeps filling while no agent runs.
 //
-// A container with only an `image` cannot run here: CanRun says so, for the pod's status.
+// A container with only an `image` is not this runtime's: CanRun says so (UnsupportedImage),
+// and the supervisor asks the next runtime.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "agent/memory_cgroup.h"
-#include "agent/runtime.h"
+#include <nlohmann/json.hpp>
+
+#include "agent/runtime/process_identity.h"
+
+#include "agent/runtime/memory_cgroup.h"
+#include "agent/runtime/runtime.h"
 
 namespace tug::agent {
+
+// A started container as this runtime records it (the `state` of its ContainerHandle).
+struct RunningContainer {
+  ProcessIdentity process;  // the container's supervisor process (the group leader)
+  std::string state_dir;
+  std::string cgroup;   // "" when memory is not enforced
+  std::string boot_id;  // the machine's boot it was started in (a PID means nothing after it)
+  nlohmann::json ToJson() const;
+  static Result<RunningContainer> FromJson(const nlohmann::json& j);
+};
 
 class ProcessRuntime : public Runtime {
  public:
@@ -25,17 +42,28 @@ class ProcessRuntime : public Runtime {
   ProcessRuntime(std::string shim, std::optional<MemoryCgroups> cgroups,
                  std::string no_cgroup_reason);
 
-  Status CanRun(const ContainerLaunch& c) const override;
-  Result<RunningContainer> Start(const ContainerLaunch& c) override;
-  std::optional<ContainerExit> Inspect(const RunningContainer& c) override;
-  void Stop(const RunningContainer& c, bool force) override;
+  std::string name() const override { return "process"; }
+  std::optional<Refusal> CanRun(const ContainerLaunch& c) const override;
+  // Spawns the shim at once (posix_spawn is quick); the outcome is queued for the next Poll.
+  void Start(uint64_t run, const ContainerLaunch& c) override;
+  Status Adopt(uint64_t run, const ContainerHandle& h) override;
+  void Stop(const ContainerHandle& h, bool force) override;
+  // Looks at every container it follows (no notification exists for a process that is not
+  // our child): the exited ones are reported, and what is left of them is cleaned up.
+  std::vector<RuntimeEvent> Poll() override;
   Result<std::string> Logs(const std::string& log_path, int tail_lines) override;
   std::string MemoryEnforcement() const override;
 
  private:
+  Result<RunningContainer> Launch(const ContainerLaunch& c);
+  // nullopt while it runs; once it ended, how (and its processes are cleaned up).
+  std::optional<ContainerExit> Inspect(const RunningContainer& c);
+
   std::string shim_;
   std::optional<MemoryCgroups> cgroups_;
   std::string no_cgroup_reason_;
+  std::map<uint64_t, RunningContainer> followed_;  // by run
+  std::vector<RuntimeEvent> events_;
 };
 
 // The PATH a container gets unless its env sets one.

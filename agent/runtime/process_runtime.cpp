@@ -1,4 +1,4 @@
-#include "agent/process_runtime.h"
+#include "agent/runtime/process_runtime.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -163,16 +163,60 @@ ProcessRuntime::ProcessRuntime(std::string shim, std::optional<MemoryCgroups> cg
       cgroups_(std::move(cgroups)),
       no_cgroup_reason_(std::move(no_cgroup_reason)) {}
 
-Status ProcessRuntime::CanRun(const ContainerLaunch& c) const {
-  if (!c.argv.empty()) return Status::Ok();
-  if (c.image.empty()) return Status::Invalid("the container has neither a command nor an image");
-  return Status::Invalid("no runtime on this node can run image \"" + c.image +
-                         "\": tug-agent runs containers as processes on the host, from their "
-                         "command and args; give the container a command");
+std::optional<Refusal> ProcessRuntime::CanRun(const ContainerLaunch& c) const {
+  if (!c.argv.empty()) return std::nullopt;
+  if (c.image.empty())
+    return Refusal{"CreateContainerConfigError",
+                   "the container has neither a command nor an image"};
+  return Refusal{"UnsupportedImage",
+                 "no runtime on this node can run image \"" + c.image +
+                     "\": tug-agent runs containers as processes on the host, from their "
+                     "command and args; give the container a command"};
 }
 
-Result<RunningContainer> ProcessRuntime::Start(const ContainerLaunch& c) {
-  if (Status s = CanRun(c); !s) return s;
+void ProcessRuntime::Start(uint64_t run, const ContainerLaunch& c) {
+  RuntimeEvent e;
+  e.run = run;
+  auto launched = Launch(c);
+  if (!launched.ok()) {
+    e.type = RuntimeEvent::Type::kStartFailed;
+    e.message = launched.status().message();
+  } else {
+    e.type = RuntimeEvent::Type::kStarted;
+    e.handle = {name(), std::to_string(launched->process.pid), launched->ToJson()};
+    followed_[run] = launched.value();
+  }
+  events_.push_back(std::move(e));
+}
+
+Status ProcessRuntime::Adopt(uint64_t run, const ContainerHandle& h) {
+  auto rc = RunningContainer::FromJson(h.state);
+  if (!rc.ok()) return rc.status();
+  // A record from before a reboot names a PID that now belongs to someone else.
+  if (rc->boot_id != CurrentBootId())
+    return Status::NotFound("the container was started before this machine rebooted");
+  followed_[run] = rc.value();
+  return Status::Ok();
+}
+
+std::vector<RuntimeEvent> ProcessRuntime::Poll() {
+  for (auto it = followed_.begin(); it != followed_.end();) {
+    if (auto exit = Inspect(it->second)) {
+      RuntimeEvent e;
+      e.type = RuntimeEvent::Type::kExited;
+      e.run = it->first;
+      e.exit = *exit;
+      events_.push_back(std::move(e));
+      it = followed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return std::exchange(events_, {});
+}
+
+Result<RunningContainer> ProcessRuntime::Launch(const ContainerLaunch& c) {
+  if (auto refused = CanRun(c)) return Status::Invalid(refused->message);
   auto exe = ResolveExecutable(c.argv[0], c.env, c.work_dir);
   if (!exe.ok()) return exe.status();
   std::string procs = "-";
@@ -270,7 +314,10 @@ std::optional<ContainerExit> ProcessRuntime::Inspect(const RunningContainer& c) 
   return e;
 }
 
-void ProcessRuntime::Stop(const RunningContainer& c, bool force) {
+void ProcessRuntime::Stop(const ContainerHandle& h, bool force) {
+  auto parsed = RunningContainer::FromJson(h.state);
+  if (!parsed.ok()) return;
+  const RunningContainer& c = parsed.value();
   // Only while the group leader is still the process we started: its PID (the group's ID)
   // may belong to someone else once it is gone.
   if (SameProcess(c.process)) ::kill(-c.process.pid, force ? SIGKILL : SIGTERM);

@@ -1,4 +1,4 @@
-#include "agent/memory_cgroup.h"
+#include "agent/runtime/memory_cgroup.h"
 
 #include <signal.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "agent/process_identity.h"
+#include "agent/runtime/process_identity.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,0 +1,32 @@
+// The host ports the supervisor hands to containers' ports (the process runtime's containers
+// share the host's network, so each needs a port of its own). Behind an interface so tests
+// can hand out ports without binding sockets.
+#pragma once
+
+#include <set>
+
+namespace tug::agent {
+
+class HostPorts {
+ public:
+  virtual ~HostPorts() = default;
+  // A free port, taken until Release; 0 if none could be found.
+  virtual int Allocate() = 0;
+  // Marks a port taken (a restarted agent keeps the ones its containers already have).
+  virtual void Reserve(int port) = 0;
+  virtual void Release(int port) = 0;
+};
+
+// The kernel picks a free port (bind to port 0); what was handed out is remembered, as a port
+// may be free now only because its container is restarting.
+class KernelHostPorts : public HostPorts {
+ public:
+  int Allocate() override;
+  void Reserve(int port) override { taken_.insert(port); }
+  void Release(int port) override { taken_.erase(port); }
+
+ private:
+  std::set<int> taken_;
+};
+
+}  // namespace tug::agent

@@ -1,0 +1,104 @@
+// How a container is run: the seam between the supervisor (what should run, restarts, probes,
+// status) and the things that make containers. The process runtime (process_runtime.h) runs a
+// container's command on the host; an OCI runtime (images from a registry, run with runc) is
+// a second implementation of this interface, and the supervisor picks one per pod (the first
+// whose CanRun accepts every container of it) without knowing which.
+//
+// The contract, all on the supervisor's thread:
+// - Start returns at once. The outcome (Started with the container's handle, or StartFailed
+//   with the reason) comes later as an event: a start may take minutes (an image pull) and
+//   must never stall the other pods.
+// - Exits are events too. Poll() hands over what happened since the last call; the supervisor
+//   calls it every tick and right after starting containers. A runtime that works on other
+//   threads queues its events and calls the wake function given to SetWake, so that the
+//   supervisor polls soon instead of at its next tick.
+// - A ContainerHandle is opaque to the supervisor: the runtime's own record of a started
+//   container, saved in the pod's checkpoint so that a restarted agent hands it back through
+//   Adopt and the runtime follows the container again instead of starting it twice.
+// - Every event names the `run` it belongs to (a number the supervisor gives each start), so a
+//   late event about an earlier run of a container is told from the current one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+
+namespace tug::agent {
+
+struct ContainerLaunch {
+  std::string id;                    // "namespace/pod/container", for messages
+  std::string image;                 // may be empty for the process runtime
+  std::vector<std::string> argv;     // command followed by args, $(VAR) already expanded
+  std::vector<std::string> env;      // "NAME=value", the whole environment
+  std::string work_dir;              // the container's working directory (exists)
+  std::string state_dir;             // the runtime's files for this container (exists)
+  std::string log_path;              // stdout and stderr are appended here
+  std::string cgroup_name;           // unique per run (the memory cgroup's name)
+  int64_t memory_limit_bytes = 0;    // 0: none
+  int64_t memory_request_bytes = 0;  // 0: none
+};
+
+// A started container, as its runtime describes it. `runtime` names the runtime (and is the
+// scheme of the containerID in the pod's status, "process://1234"); `id` is the runtime's
+// name for the container; `state` is whatever else the runtime needs to find it again.
+struct ContainerHandle {
+  std::string runtime;
+  std::string id;
+  nlohmann::json state;
+  nlohmann::json ToJson() const;
+  // Also reads the bare record agents before the runtime seam saved (a process runtime's).
+  static Result<ContainerHandle> FromJson(const nlohmann::json& j);
+};
+
+struct ContainerExit {
+  int exit_code = 0;   // 128 + signal when killed by a signal
+  std::string reason;  // Completed, Error, OOMKilled, ContainerStatusUnknown
+  std::string message;
+};
+
+// Why a runtime will not run a container: `reason` is the pod's status reason (e.g.
+// UnsupportedImage, CreateContainerConfigError), `message` says what to change.
+struct Refusal {
+  std::string reason, message;
+};
+
+struct RuntimeEvent {
+  enum class Type { kStarted, kStartFailed, kExited };
+  Type type = Type::kExited;
+  uint64_t run = 0;
+  ContainerHandle handle;  // kStarted
+  std::string message;     // kStartFailed
+  ContainerExit exit;      // kExited
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+  // The scheme of this runtime's container ids ("process"); also what handles are matched by.
+  virtual std::string name() const = 0;
+  // nullopt if this runtime can run the container, else why not.
+  virtual std::optional<Refusal> CanRun(const ContainerLaunch& c) const = 0;
+  // Starts `c` as run number `run`; the outcome comes as kStarted or kStartFailed.
+  virtual void Start(uint64_t run, const ContainerLaunch& c) = 0;
+  // Follows a container an earlier agent started; its exit comes as kExited under `run`. An
+  // error if the handle can no longer name that container (it was saved before a reboot).
+  virtual Status Adopt(uint64_t run, const ContainerHandle& h) = 0;
+  // Signals the whole container: SIGTERM, or SIGKILL with `force`. Its exit follows.
+  virtual void Stop(const ContainerHandle& h, bool force) = 0;
+  // What happened since the last call, in order.
+  virtual std::vector<RuntimeEvent> Poll() = 0;
+  // Called (from any thread) when events are waiting; the default: never.
+  virtual void SetWake(std::function<void()> /*wake*/) {}
+  // The last `tail_lines` lines the container wrote to `log_path` (all of it with -1).
+  virtual Result<std::string> Logs(const std::string& log_path, int tail_lines) = 0;
+  // "" if memory limits are enforced on this machine, else why not (reported on the node).
+  virtual std::string MemoryEnforcement() const = 0;
+};
+
+}  // namespace tug::agent
