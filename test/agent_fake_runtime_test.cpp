@@ -5,7 +5,7 @@
 
 #include "agent/supervisor.h"
 #include "base/clock.h"
-#include "support/fake_runtime.h"
+#include "test/support/fake_runtime.h"
 
 using namespace tug::agent;
 using namespace tug::agent::testing;

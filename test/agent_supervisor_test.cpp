@@ -15,6 +15,7 @@
 #include "agent/runtime/process_runtime.h"
 #include "agent/supervisor.h"
 #include "base/file.h"
+#include "test/support/programs.h"
 
 using namespace tug::agent;
 using nlohmann::json;
@@ -74,7 +75,7 @@ json Shell(const std::string& script) {
 
 struct Fixture {
   TempDir dir;
-  ProcessRuntime runtime{TUG_SHIM_PATH, std::nullopt, "not in this test"};
+  ProcessRuntime runtime{tug::testing::Program("tug-shim"), std::nullopt, "not in this test"};
   ManualProbes probes;
   SupervisorOptions opts() {
     SupervisorOptions o;
@@ -455,12 +456,12 @@ TEST_CASE("a memory limit is enforced where the machine has memory cgroups",
   auto groups = MemoryCgroups::Detect("supervisor-test");
   if (!groups.ok()) {
     WARN("memory limits are not enforced on this machine: " << groups.status().message());
-    ProcessRuntime rt(TUG_SHIM_PATH, std::nullopt, groups.status().message());
+    ProcessRuntime rt(tug::testing::Program("tug-shim"), std::nullopt, groups.status().message());
     CHECK(rt.MemoryEnforcement() == groups.status().message());
     return;
   }
   TempDir dir;
-  ProcessRuntime runtime(TUG_SHIM_PATH, groups.value(), "");
+  ProcessRuntime runtime(tug::testing::Program("tug-shim"), groups.value(), "");
   CHECK(runtime.MemoryEnforcement().empty());
   ManualProbes probes;
   SupervisorOptions o;
@@ -535,7 +536,7 @@ TEST_CASE("where cgroups exist, a container's daemon in its own session is stopp
     return;
   }
   TempDir dir;
-  ProcessRuntime runtime(TUG_SHIM_PATH, groups.value(), "");
+  ProcessRuntime runtime(tug::testing::Program("tug-shim"), groups.value(), "");
   ManualProbes probes;
   SupervisorOptions o;
   o.node_name = "node-a";

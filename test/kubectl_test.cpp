@@ -16,6 +16,7 @@
 
 #include "api/document.h"
 #include "test/support/agent_fleet.h"
+#include "test/support/programs.h"
 #include "test/support/run_command.h"
 #include "test/support/tugd_cluster.h"
 
@@ -150,8 +151,8 @@ struct Kubectl {
 // The kubeconfig tugctl prints for the member at `api` (plain HTTP), written to `path`.
 CommandResult WriteKubeconfig(const TugdCluster& c, const std::string& api, const std::string& path,
                               std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {TUGCTL_PATH, "--server", "http://" + api, "config",
-                                   "kubeconfig"};
+  std::vector<std::string> args = {tug::testing::Program("tugctl"), "--server", "http://" + api,
+                                   "config", "kubeconfig"};
   args.insert(args.end(), extra.begin(), extra.end());
   CommandOptions o;
   o.env.emplace("TUG_TOKEN", c.Token());

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "test/support/programs.h"
 #include "test/support/tugd_cluster.h"
 
 using namespace std::chrono_literals;
@@ -308,7 +309,7 @@ TEST_CASE("a second process on the same data dir refuses to start", "[store][clu
   REQUIRE(c.WaitLeader() >= 0);
   // A second tugd on c's data dir.
   std::string cmd =
-      std::string(TUGD_PATH) + " --name cp1 --data-dir " + c.DataDir(0) +
+      tug::testing::Program("tugd") + " --name cp1 --data-dir " + c.DataDir(0) +
       " --peer-addr 127.0.0.1:1 --api-addr 127.0.0.1:0 --initial-cluster cp1=127.0.0.1:1 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p);

@@ -14,6 +14,7 @@
 
 #include "api/document.h"
 #include "test/support/agent_fleet.h"
+#include "test/support/programs.h"
 #include "test/support/run_command.h"
 #include "test/support/tugd_cluster.h"
 
@@ -45,7 +46,7 @@ std::string ServerList(const TugdCluster& c) {
 // Runs tugctl as a user would, pointed at `c` through TUG_SERVER and TUG_TOKEN, with a HOME
 // of its own (so no config file of the machine's user is read).
 CommandResult Tugctl(const TugdCluster& c, std::vector<std::string> args, CommandOptions o = {}) {
-  args.insert(args.begin(), TUGCTL_PATH);
+  args.insert(args.begin(), tug::testing::Program("tugctl"));
   o.env.emplace("TUG_SERVER", ServerList(c));
   o.env.emplace("TUG_TOKEN", c.Token());
   o.env.emplace("HOME", c.Root());
@@ -278,8 +279,9 @@ TEST_CASE("every tugctl verb against a real three-member cluster", "[cli][integr
   {
     CommandOptions o;
     o.env = {{"TUG_SERVER", ServerList(c)}, {"TUG_TOKEN", c.Token()}, {"HOME", c.Root()}};
-    BackgroundCommand watch(
-        {TUGCTL_PATH, "get", "deployments", "web", "-w", "--request-timeout", "8s"}, o, c.Root());
+    BackgroundCommand watch({tug::testing::Program("tugctl"), "get", "deployments", "web", "-w",
+                             "--request-timeout", "8s"},
+                            o, c.Root());
     REQUIRE(WaitFor([&] { return watch.Out().find("\nweb ") != std::string::npos; }, 10s));
     r = run({"scale", "deployment", "web", "--replicas", "2"});
     REQUIRE(r.exit_code == 0);
@@ -371,20 +373,22 @@ TEST_CASE("tugctl fails over, says when no server answers, and reads its config 
                                        "\n  - http://" + c.Api(1) + "\n  - http://" + c.Api(2) +
                                        "\ntoken-file: " + c.TokenFile() + "\nnamespace: team\n");
   o.env = {{"HOME", home}, {"TUG_SERVER", std::nullopt}, {"TUG_TOKEN", std::nullopt}};
-  r = RunCommand({TUGCTL_PATH, "apply", "-f", file}, o);
+  r = RunCommand({tug::testing::Program("tugctl"), "apply", "-f", file}, o);
   INFO(Describe({"apply (config file)"}, r));
   REQUIRE(r.exit_code == 0);
   HttpClient api(c.Apis(), c.Token());
   CHECK(GetJson(api, "/apis/apps/v1/namespaces/team/deployments/one").is_object());
   o.env["TUG_SERVER"] = dead2;
-  r = RunCommand({TUGCTL_PATH, "get", "deployments"}, o);
+  r = RunCommand({tug::testing::Program("tugctl"), "get", "deployments"}, o);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find(dead2.substr(7)) != std::string::npos);
-  r = RunCommand({TUGCTL_PATH, "--server", ServerList(c), "get", "deployments"}, o);
+  r = RunCommand({tug::testing::Program("tugctl"), "--server", ServerList(c), "get", "deployments"},
+                 o);
   INFO(Describe({"get deployments (flag over env)"}, r));
   REQUIRE(r.exit_code == 0);
   CHECK(Cells(Lines(r.out).at(1))[0] == "one");
-  r = RunCommand({TUGCTL_PATH, "--server", ServerList(c), "get", "deployments", "-n", "default"},
+  r = RunCommand({tug::testing::Program("tugctl"), "--server", ServerList(c), "get", "deployments",
+                  "-n", "default"},
                  o);
   REQUIRE(r.exit_code == 0);
   CHECK(Cells(Lines(r.out).at(1))[0] == "one");
@@ -511,7 +515,7 @@ TEST_CASE("every tugctl verb has help with examples", "[cli]") {
       {"apply"}, {"get"},     {"describe"},          {"delete"},           {"scale"},
       {"logs"},  {"version"}, {"rollout", "status"}, {"cluster", "status"}};
   for (auto args : verbs) {
-    args.insert(args.begin(), TUGCTL_PATH);
+    args.insert(args.begin(), tug::testing::Program("tugctl"));
     args.push_back("--help");
     auto r = RunCommand(args);
     INFO(Describe(args, r));
@@ -520,7 +524,7 @@ TEST_CASE("every tugctl verb has help with examples", "[cli]") {
     CHECK(r.out.find("Examples:\n") != std::string::npos);
     CHECK(r.out.find("\n  tugctl ") != std::string::npos);
   }
-  auto r = RunCommand({TUGCTL_PATH, "--help"});
+  auto r = RunCommand({tug::testing::Program("tugctl"), "--help"});
   CHECK(r.exit_code == 0);
   for (const char* verb :
        {"apply", "get", "describe", "delete", "scale", "logs", "rollout", "cluster", "version"})

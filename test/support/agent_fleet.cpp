@@ -12,6 +12,7 @@
 
 #include "agent/runtime/memory_cgroup.h"
 #include "agent/runtime/process_identity.h"
+#include "test/support/programs.h"
 
 namespace tug::testing {
 
@@ -83,11 +84,17 @@ pid_t AgentFleet::Start(const std::string& name, std::vector<std::string> extra_
   std::string servers;
   for (const auto& a : c_.Apis())
     servers += (servers.empty() ? "http://" : ",http://") + a;
-  std::vector<std::string> args = {
-      TUG_AGENT_PATH, "--name",      name,
-      "--data-dir",   DataDir(name), "--server",
-      servers,        "--addr",      "127.0.0.1:" + std::to_string(p.port),
-      "--token-file", c_.TokenFile()};
+  std::vector<std::string> args = {tug::testing::Program("tug-agent"),
+                                   "--name",
+                                   name,
+                                   "--data-dir",
+                                   DataDir(name),
+                                   "--server",
+                                   servers,
+                                   "--addr",
+                                   "127.0.0.1:" + std::to_string(p.port),
+                                   "--token-file",
+                                   c_.TokenFile()};
   args.insert(args.end(), p.args.begin(), p.args.end());
   pid_t pid = SpawnWithLog(args, DataDir(name) + ".log");
   p.pid = pid;

@@ -1,4 +1,5 @@
 #include "test/support/local_cluster.h"
+#include "test/support/programs.h"
 
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ LocalCluster::LocalCluster(LocalClusterOptions o) {
   dir_ = ::mkdtemp(tmpl) ? tmpl : "/tmp/tug-e2e";
   base_ = {"/bin/bash",       TUG_SOURCE_DIR "/scripts/local-cluster.sh",
            "--dir",           dir_,
-           "--bin",           TUG_BIN_DIR,
+           "--bin",           tug::testing::BinDir(),
            "--net",           "netns",
            "--prefix",        o.prefix,
            "--subnet",        std::to_string(o.subnet),
@@ -63,7 +64,7 @@ CommandResult LocalCluster::Script(const std::vector<std::string>& args,
 }
 
 CommandResult LocalCluster::Tugctl(const std::vector<std::string>& args, CommandOptions o) {
-  std::vector<std::string> all = {TUG_BIN_DIR "/tugctl", "--config", dir_ + "/config"};
+  std::vector<std::string> all = {tug::testing::Program("tugctl"), "--config", dir_ + "/config"};
   all.insert(all.end(), args.begin(), args.end());
   o.env.emplace("TUG_SERVER", std::nullopt);
   o.env.emplace("TUG_TOKEN", std::nullopt);

@@ -1,6 +1,7 @@
 #include "test/support/tugd_cluster.h"
 
 #include "base/base64.h"
+#include "test/support/programs.h"
 #include "test/support/run_command.h"
 
 #include <fcntl.h>
@@ -19,10 +20,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#ifndef TUGD_PATH
-#error "TUGD_PATH must name the tugd binary"
-#endif
 
 namespace tug::testing {
 
@@ -217,7 +214,7 @@ pid_t TugdCluster::Start(int i) {
                "=127.0.0.1:" + std::to_string(peer_ports_[static_cast<size_t>(j)]);
   }
   std::vector<std::string> args = {
-      TUGD_PATH,
+      tug::testing::Program("tugd"),
       "--name",
       Name(i),
       "--data-dir",
