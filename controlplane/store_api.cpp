@@ -63,6 +63,7 @@ json ClusterStatus(const store::RaftNode& node) {
   }
   return {{"self", s.name},
           {"id", s.id},
+          {"clusterId", s.cluster_id},
           {"leader", s.leader_name},
           {"leaderId", s.leader},
           {"role", s.role},

@@ -259,6 +259,9 @@ EventsResult KvStore::EventsSince(int64_t from, const std::string& key,
 std::string KvStore::Snapshot() const {
   storepb::KvSnapshot s;
   s.set_revision(revision_);
+  for (const auto& [id, m] : members_)
+    *s.add_members() = m;
+  s.set_cluster_id(cluster_id_);
   for (const auto& [k, kv] : kvs_)
     *s.add_kvs() = kv;
   for (uint64_t id : recent_order_) {
@@ -276,6 +279,10 @@ Status KvStore::Restore(const std::string& data) {
   for (const auto& kv : s.kvs())
     kvs_[kv.key()] = kv;
   revision_ = s.revision();
+  members_.clear();
+  for (const auto& m : s.members())
+    members_[m.id()] = m;
+  cluster_id_ = s.cluster_id();
   recent_.clear();
   recent_order_.clear();
   for (const auto& a : s.recent()) {

@@ -82,6 +82,17 @@ class KvStore {
   // cannot be told what changed and must start over.
   void set_reset_observer(std::function<void()> f) { reset_observer_ = std::move(f); }
 
+  // The cluster's members, kept here (in the snapshot too) as etcd keeps its member records
+  // beside the keys: changed only by applied configuration entries (raftstore/members.h), in
+  // log order on every member, so every member agrees on them at every index. Not keys: no
+  // range, watch or revision sees them.
+  const std::map<uint64_t, storepb::MemberRecord>& members() const { return members_; }
+  uint64_t cluster_id() const { return cluster_id_; }
+  void SetMembers(std::map<uint64_t, storepb::MemberRecord> members, uint64_t cluster_id) {
+    members_ = std::move(members);
+    cluster_id_ = cluster_id;
+  }
+
   std::string Snapshot() const;
   // Replaces the whole state; the history restarts at the snapshot's revision.
   Status Restore(const std::string& data);
@@ -100,6 +111,8 @@ class KvStore {
   void Record(int64_t rev, std::vector<storepb::Event> events);
 
   std::map<std::string, storepb::KeyValue> kvs_;
+  std::map<uint64_t, storepb::MemberRecord> members_;
+  uint64_t cluster_id_ = 0;
   int64_t revision_ = 0;
   int64_t compacted_ = 0;
   size_t history_limit_;

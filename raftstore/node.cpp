@@ -15,6 +15,7 @@
 
 #include "base/check.h"
 #include "base/host_port.h"
+#include "raftstore/members.h"
 #include "raftstore/snapshot_file.h"
 #include "raftstore/transport.h"
 #include "raftstore/wal.h"
@@ -59,8 +60,14 @@ Result<std::vector<Member>> ParseInitialCluster(const std::string& flag) {
   }
   std::sort(out.begin(), out.end(),
             [](const Member& a, const Member& b) { return a.name < b.name; });
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i].id = i + 1;
+  std::map<uint64_t, std::string> seen;
+  for (auto& m : out) {
+    m.id = MemberIdFor(m.name, m.peer_addr);
+    auto [it, fresh] = seen.emplace(m.id, m.name);
+    if (!fresh)
+      return Status::Invalid("--initial-cluster: members " + it->second + " and " + m.name +
+                             " would get the same id; rename one of them");
+  }
   return out;
 }
 
@@ -81,15 +88,13 @@ int64_t RaftNode::NowMs() const {
 Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptions o) {
   std::unique_ptr<RaftNode> n(new RaftNode(io, std::move(o)));
   const NodeOptions& opt = n->opt_;
-  for (const auto& m : opt.initial_cluster) {
-    n->members_[m.id] = m;
-    if (m.name == opt.name) n->id_ = m.id;
-  }
-  if (n->id_ == 0) {
+  bool named = false;
+  for (const auto& m : opt.initial_cluster)
+    named = named || m.name == opt.name;
+  if (!named) {
     return Status::Invalid("--name " + opt.name +
                            " is not one of the members in --initial-cluster");
   }
-  n->members_[n->id_].api_addr = opt.api_addr;
   if (opt.heartbeat_ms <= 0 || opt.election_ms < 2 * opt.heartbeat_ms) {
     return Status::Invalid("--election-ms must be at least twice --heartbeat-ms");
   }
@@ -159,6 +164,74 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptio
     ps.hard_state.set_commit(snap_index + ps.entries.size());
   }
   if (ps.hard_state.commit() < snap_index) ps.hard_state.set_commit(snap_index);
+  // Who the members are (raftstore/members.h): the records in the snapshot, updated by the
+  // configuration entries in the log after it (all of them: an uncommitted addition only
+  // means a peer to talk to; the table that counts is rebuilt as entries are applied).
+  std::map<uint64_t, storepb::MemberRecord> recorded = n->kv_.members();
+  uint64_t cluster_id = n->kv_.cluster_id();
+  for (const auto& e : ps.entries) {
+    if (e.type() != raftpb::ENTRY_CONF_CHANGE) continue;
+    auto c = DecodeMemberChange(e);
+    if (c.ok()) ApplyMemberChange(c.value(), &recorded, &cluster_id);
+  }
+  bool fresh = !snap.value() && ps.entries.empty() && ps.hard_state.term() == 0;
+  if (recorded.empty() && fresh) {
+    // A new cluster: its log starts with the initial members, identically on every member,
+    // committed by construction (as etcd bootstraps), and durable before anything else.
+    std::vector<storepb::MemberRecord> initial;
+    std::vector<uint64_t> ids;
+    for (const auto& m : opt.initial_cluster) {
+      storepb::MemberRecord r;
+      r.set_id(m.id);
+      r.set_name(m.name);
+      r.set_peer_addr(m.peer_addr);
+      initial.push_back(r);
+      ids.push_back(m.id);
+      recorded[m.id] = r;
+    }
+    cluster_id = ClusterIdFor(ids);
+    ps.entries = BootstrapEntries(initial, cluster_id);
+    ps.hard_state.set_term(1);
+    ps.hard_state.set_commit(ps.entries.size());
+    Status s = n->wal_->Save(ps.hard_state, ps.entries);
+    if (s) s = n->wal_->Sync();
+    if (!s) return Status::Error("cannot write the new cluster's first entries: " + s.message());
+  }
+  if (!recorded.empty()) {
+    for (const auto& [id, r] : recorded) {
+      n->members_[id] = Member{id, r.name(), r.peer_addr(), ""};
+      if (r.name() == opt.name) n->id_ = id;
+    }
+    n->cluster_id_ = cluster_id;
+    if (n->id_ == 0) {
+      std::vector<std::string> sorted;
+      for (const auto& [id, r] : recorded)
+        sorted.push_back(r.name());
+      std::sort(sorted.begin(), sorted.end());
+      std::string names;
+      for (const auto& name : sorted)
+        names += (names.empty() ? "" : ", ") + name;
+      return Status::Invalid("data dir " + opt.data_dir +
+                             " belongs to a cluster whose members are " + names + ", and --name " +
+                             opt.name +
+                             " is not one of them: start this data dir under its own name, or "
+                             "give this member a data dir of its own");
+    }
+  } else {
+    // A data dir from before member records: its votes and snapshots name members by their
+    // position in --initial-cluster sorted by name, so those stay their ids.
+    uint64_t position = 0;
+    for (const auto& m : opt.initial_cluster) {
+      ++position;
+      n->members_[position] = Member{position, m.name, m.peer_addr, ""};
+      if (m.name == opt.name) n->id_ = position;
+    }
+    spdlog::warn(
+        "data dir {} predates stable member ids: members keep their positions in "
+        "--initial-cluster as ids",
+        opt.data_dir);
+  }
+  n->members_[n->id_].api_addr = opt.api_addr;
   n->last_snapshot_index_ = snap_index;
   n->applied_index_ = snap_index;
   n->persisted_term_ = ps.hard_state.term();
@@ -177,18 +250,15 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Open(asio::io_context& io, NodeOptio
   // Request ids: random high bits so ids from before a restart are never reused.
   n->next_request_id_ =
       (static_cast<uint64_t>(std::random_device{}()) << 32) ^ static_cast<uint64_t>(n->NowMs());
-  spdlog::info("member {} (id {}) opened {}: term {}, log {}..{}, commit {}, revision {}", opt.name,
-               n->id_, opt.data_dir, n->core_->term(), n->core_->log().first_index(),
+  spdlog::info("member {} (id {:x}) opened {}: term {}, log {}..{}, commit {}, revision {}",
+               opt.name, n->id_, opt.data_dir, n->core_->term(), n->core_->log().first_index(),
                n->core_->log().last_index(), n->core_->log().committed(), n->kv_.revision());
   return n;
 }
 
 Status RaftNode::Start() {
   timers_ = std::make_unique<Timers>(io_);
-  std::map<uint64_t, std::string> peers;
-  for (const auto& [id, m] : members_) {
-    if (id != id_) peers[id] = m.peer_addr;
-  }
+  std::map<uint64_t, std::string> peers = PeerAddrs();
   TransportCallbacks cb;
   cb.on_message = [this](raftpb::Message m) { Step(std::move(m)); };
   cb.on_unreachable = [this](uint64_t p) {
@@ -220,7 +290,8 @@ Status RaftNode::Start() {
     // dropped (its sender sends the next one to the new leader).
     if (!stopped_ && core_->is_leader() && soft_handler_) soft_handler_(std::move(data));
   };
-  transport_ = std::make_unique<PeerTransport>(io_, id_, peers, cb, opt_.name, opt_.api_addr);
+  transport_ =
+      std::make_unique<PeerTransport>(io_, id_, peers, cb, opt_.name, opt_.api_addr, cluster_id_);
   if (Status s = transport_->Listen(opt_.peer_addr); !s) return s;
   Tick();
   Schedule();
@@ -354,6 +425,7 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
     }
     last_snapshot_index_ = rd->snapshot->metadata().index();
     applied_index_ = last_snapshot_index_;
+    SyncMembers();
     spdlog::info("member {}: installed snapshot at index {} (revision {})", opt_.name,
                  last_snapshot_index_, kv_.revision());
   }
@@ -378,6 +450,21 @@ void RaftNode::FinishReady(std::shared_ptr<raft::Ready> rd) {
 }
 
 void RaftNode::Apply(const raftpb::Entry& e) {
+  if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+    auto c = DecodeMemberChange(e);
+    if (!c.ok()) {
+      // Every member skips the same bad entry, so the state machines stay identical.
+      spdlog::error("{}; skipped", c.status().message());
+      return;
+    }
+    core_->ApplyConfChange(c->change);
+    auto members = kv_.members();
+    uint64_t cluster_id = kv_.cluster_id();
+    ApplyMemberChange(c.value(), &members, &cluster_id);
+    kv_.SetMembers(std::move(members), cluster_id);
+    SyncMembers();
+    return;
+  }
   if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) return;  // no-op of a new term
   storepb::Request r;
   if (!r.ParseFromString(e.data())) {
@@ -654,6 +741,41 @@ void RaftNode::FailAll(const Status& s) {
   }
 }
 
+std::map<uint64_t, std::string> RaftNode::PeerAddrs() const {
+  std::map<uint64_t, std::string> peers;
+  for (const auto& [id, m] : members_) {
+    if (id != id_) peers[id] = m.peer_addr;
+  }
+  return peers;
+}
+
+void RaftNode::SyncMembers() {
+  // A data dir from before member records keeps --initial-cluster's members.
+  if (kv_.members().empty()) return;
+  std::map<uint64_t, Member> next;
+  for (const auto& [id, r] : kv_.members()) {
+    // A record the transport could not dial is kept out of it (and said once).
+    auto hp = ParseHostPort(r.peer_addr(), false);
+    if (!hp || hp->host.empty()) {
+      spdlog::error("member {} ({:x}) has an unusable peer address \"{}\"; not dialing it",
+                    r.name(), id, r.peer_addr());
+      continue;
+    }
+    Member m{id, r.name(), r.peer_addr(), ""};
+    if (auto old = members_.find(id); old != members_.end() && old->second.name == r.name())
+      m.api_addr = old->second.api_addr;
+    next[id] = std::move(m);
+  }
+  if (!next.count(id_)) {
+    spdlog::warn("member {}: this member is no longer in the cluster's member records", opt_.name);
+  } else {
+    next[id_].api_addr = opt_.api_addr;
+  }
+  members_ = std::move(next);
+  cluster_id_ = kv_.cluster_id();
+  if (transport_) transport_->SetPeers(PeerAddrs());
+}
+
 std::string RaftNode::NameOf(uint64_t id) const {
   auto it = members_.find(id);
   return it == members_.end() ? (id == 0 ? std::string("none") : std::to_string(id))
@@ -662,7 +784,8 @@ std::string RaftNode::NameOf(uint64_t id) const {
 
 storepb::ResponseHeader RaftNode::Header() const {
   storepb::ResponseHeader h;
-  h.set_cluster_id(0x7467);  // one cluster per --initial-cluster; constant until membership changes
+  // Data dirs from before member records have no cluster id; they keep the constant they had.
+  h.set_cluster_id(cluster_id_ != 0 ? cluster_id_ : 0x7467);
   h.set_member_id(id_);
   h.set_revision(kv_.revision());
   h.set_raft_term(core_->term());
@@ -694,6 +817,7 @@ NodeStatus RaftNode::status() const {
   NodeStatus s;
   auto cs = core_->status();
   s.id = id_;
+  s.cluster_id = cluster_id_;
   s.name = opt_.name;
   s.term = cs.term;
   s.leader = cs.leader;

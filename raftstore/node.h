@@ -64,12 +64,15 @@ struct NodeOptions {
   size_t history_limit = 100000;      // watch/read history, in events
 };
 
-// Parses "cp1=127.0.0.1:7201,cp2=...". Member ids are positions in the list sorted by name
-// (so every member derives the same ids whatever order the flag lists them in).
+// Parses "cp1=127.0.0.1:7201,cp2=...", sorted by name. Member ids are MemberIdFor(name,
+// peer address) (raftstore/members.h): every member derives the same ids whatever order the
+// flag lists them in, and an id never changes while the member lives. The flag only seeds a
+// brand-new cluster: once a data dir holds the cluster's member records, those win.
 Result<std::vector<Member>> ParseInitialCluster(const std::string& flag);
 
 struct NodeStatus {
   uint64_t id = 0;
+  uint64_t cluster_id = 0;
   std::string name;
   uint64_t term = 0;
   uint64_t leader = 0;
@@ -170,10 +173,15 @@ class RaftNode : public Store {
   int64_t NowMs() const;
   std::string NameOf(uint64_t id) const;
   void FinishShutdown();
+  // Brings members_ and the transport's peers in line with the member records in kv_ (after
+  // a configuration entry or a snapshot was applied).
+  void SyncMembers();
+  std::map<uint64_t, std::string> PeerAddrs() const;
 
   boost::asio::io_context& io_;
   NodeOptions opt_;
   uint64_t id_ = 0;
+  uint64_t cluster_id_ = 0;  // 0 for a data dir from before member records
   std::map<uint64_t, Member> members_;
   int lock_fd_ = -1;
 

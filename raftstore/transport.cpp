@@ -58,15 +58,18 @@ struct Peer : std::enable_shared_from_this<Peer> {
 };
 
 struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
-  Impl(asio::io_context& io_, uint64_t self_, TransportCallbacks cb_, std::string hello_frame_)
+  Impl(asio::io_context& io_, uint64_t self_, TransportCallbacks cb_, std::string hello_frame_,
+       uint64_t cluster_id_)
       : io(io_),
         self(self_),
+        cluster_id(cluster_id_),
         cb(std::move(cb_)),
         acceptor(io_),
         hello_frame(std::move(hello_frame_)) {}
 
   asio::io_context& io;
   uint64_t self;
+  uint64_t cluster_id;
   TransportCallbacks cb;
   tcp::acceptor acceptor;
   std::map<uint64_t, std::shared_ptr<Peer>> peers;
@@ -182,6 +185,14 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
         break;
       }
       if (f.has_hello()) {
+        uint64_t theirs = f.hello().cluster_id();
+        if (theirs != 0 && cluster_id != 0 && theirs != cluster_id) {
+          spdlog::error(
+              "peer {} ({}) belongs to cluster {:x}, this member to cluster {:x}; refusing it "
+              "(was it started with another --initial-cluster?)",
+              f.hello().name(), f.hello().id(), theirs, cluster_id);
+          break;
+        }
         peer = f.hello().id();
         if (cb.on_hello) cb.on_hello(f.hello().id(), f.hello().name(), f.hello().api_addr());
       } else if (f.has_message()) {
@@ -243,20 +254,23 @@ struct PeerTransport::Impl : std::enable_shared_from_this<PeerTransport::Impl> {
 };
 
 namespace {
-std::string HelloFrame(uint64_t id, const std::string& name, const std::string& api_addr) {
+std::string HelloFrame(uint64_t id, const std::string& name, const std::string& api_addr,
+                       uint64_t cluster_id) {
   storepb::PeerFrame f;
   f.mutable_hello()->set_id(id);
   f.mutable_hello()->set_name(name);
   f.mutable_hello()->set_api_addr(api_addr);
+  f.mutable_hello()->set_cluster_id(cluster_id);
   return Frame(f);
 }
 }  // namespace
 
 PeerTransport::PeerTransport(asio::io_context& io, uint64_t self,
                              std::map<uint64_t, std::string> peers, TransportCallbacks cb,
-                             std::string self_name, std::string self_api_addr)
+                             std::string self_name, std::string self_api_addr, uint64_t cluster_id)
     : impl_(std::make_shared<Impl>(io, self, std::move(cb),
-                                   HelloFrame(self, self_name, self_api_addr))) {
+                                   HelloFrame(self, self_name, self_api_addr, cluster_id),
+                                   cluster_id)) {
   for (auto& [id, addr] : peers) {
     if (id == self) continue;
     auto p = std::make_shared<Peer>(io, id, addr);
@@ -318,6 +332,31 @@ void PeerTransport::SendSoft(uint64_t to, std::string data) {
   f.mutable_soft()->set_from(impl_->self);
   f.mutable_soft()->set_data(std::move(data));
   impl_->Enqueue(*it->second, QueuedFrame{Frame(f), false});
+}
+
+void PeerTransport::SetPeers(std::map<uint64_t, std::string> peers) {
+  if (impl_->stopped) return;
+  error_code ec;
+  for (auto it = impl_->peers.begin(); it != impl_->peers.end();) {
+    auto want = peers.find(it->first);
+    if (want != peers.end() && want->second == it->second->addr) {
+      ++it;
+      continue;
+    }
+    Peer& p = *it->second;
+    p.stopped = true;
+    p.sock.close(ec);
+    p.wake.cancel();
+    p.retry.cancel();
+    impl_->DropQueue(p);
+    it = impl_->peers.erase(it);
+  }
+  for (auto& [id, addr] : peers) {
+    if (id == impl_->self || impl_->peers.count(id)) continue;
+    auto p = std::make_shared<Peer>(impl_->io, id, addr);
+    impl_->peers[id] = p;
+    asio::co_spawn(impl_->io, impl_->RunPeer(p), asio::detached);
+  }
 }
 
 void PeerTransport::Stop() {

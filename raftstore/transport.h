@@ -41,9 +41,12 @@ struct TransportCallbacks {
 
 class PeerTransport {
  public:
-  // `peers`: id -> "host:port" for every other member. `hello` introduces us to them.
+  // `peers`: id -> "host:port" for every other member. `hello` introduces us to them. A peer
+  // whose hello names another cluster id is refused (both ids known, i.e. not 0): it was
+  // started with another --initial-cluster, and merging two logs would break both.
   PeerTransport(boost::asio::io_context& io, uint64_t self, std::map<uint64_t, std::string> peers,
-                TransportCallbacks cb, std::string self_name, std::string self_api_addr);
+                TransportCallbacks cb, std::string self_name, std::string self_api_addr,
+                uint64_t cluster_id = 0);
   ~PeerTransport();
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
@@ -53,6 +56,9 @@ class PeerTransport {
   void Send(raftpb::Message m);
   // Best-effort data for the application on `to` (not Raft): queued with the Raft messages.
   void SendSoft(uint64_t to, std::string data);
+  // The members changed: connections to peers no longer listed (or now at another address)
+  // close, new peers are dialed. Addresses must be valid host:port.
+  void SetPeers(std::map<uint64_t, std::string> peers);
   // Closes every connection and stops accepting.
   void Stop();
 

@@ -401,6 +401,55 @@ std::string DescribeEvent(const json& e, int64_t now) {
   return t.Done();
 }
 
+// What `describe` shows for one kind: its text, and the pods listed with it. One entry per
+// kind, here; a kind without one gets the common head (name, namespace, labels, annotations)
+// and its events.
+struct Describer {
+  const char* resource;  // plural, as served
+  // The query (path and selector) for the pods shown with the object; "" for none.
+  std::string (*pods_query)(const json& obj);
+  std::string (*render)(const json& obj, const std::vector<json>& events,
+                        const std::vector<json>& pods, int64_t now);
+};
+
+std::string NoPods(const json&) {
+  return "";
+}
+
+const std::vector<Describer>& Describers() {
+  static const std::vector<Describer> kAll = {
+      {"pods", NoPods,
+       [](const json& o, const std::vector<json>& ev, const std::vector<json>&, int64_t now) {
+         return DescribePod(o, ev, now);
+       }},
+      {"deployments",
+       [](const json& d) -> std::string {
+         std::string labels = api::LabelsText(At(d, {"spec", "selector", "matchLabels"}));
+         if (labels == "<none>") return "";
+         return ResourcePath(*api::ResolveResource("pods"), Str(At(d, {"metadata", "namespace"}))) +
+                "?labelSelector=" + QueryEscape(labels);
+       },
+       DescribeDeployment},
+      {"nodes",
+       [](const json& n) {
+         return ResourcePath(*api::ResolveResource("pods"), "") + "?fieldSelector=" +
+                QueryEscape("spec.nodeName=" + Str(At(n, {"metadata", "name"})));
+       },
+       DescribeNode},
+      {"events", NoPods,
+       [](const json& e, const std::vector<json>&, const std::vector<json>&, int64_t now) {
+         return DescribeEvent(e, now);
+       }},
+  };
+  return kAll;
+}
+
+const Describer* DescriberFor(const api::ResourceInfo& r) {
+  for (const auto& d : Describers())
+    if (r.name == d.resource) return &d;
+  return nullptr;
+}
+
 struct DescribeOptions {
   std::vector<std::string> args;
   std::string selector;
@@ -412,7 +461,6 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
   if (!sel.ok()) return ctl.Fail(sel.status().message());
   if (Status s = ctl.Connect(); !s.ok()) return ctl.Fail(s.message());
   const api::ResourceInfo& events_r = *api::ResolveResource("events");
-  const api::ResourceInfo& pods_r = *api::ResolveResource("pods");
   std::vector<std::string> errors;
   bool first = true;
   size_t shown = 0;
@@ -439,16 +487,8 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
           for (const auto& e : api::AtArray(ev.value(), {"items"}))
             events.push_back(e);
       }
-      std::string pod_query;
-      if (s.resource->name == "nodes") {
-        pod_query = ResourcePath(pods_r, "") + "?fieldSelector=" +
-                    QueryEscape("spec.nodeName=" + Str(At(obj, {"metadata", "name"})));
-      } else if (s.resource->name == "deployments") {
-        std::string labels = api::LabelsText(At(obj, {"spec", "selector", "matchLabels"}));
-        if (labels != "<none>")
-          pod_query = ResourcePath(pods_r, Str(At(obj, {"metadata", "namespace"}))) +
-                      "?labelSelector=" + QueryEscape(labels);
-      }
+      const Describer* d = DescriberFor(*s.resource);
+      std::string pod_query = d ? d->pods_query(obj) : "";
       if (!pod_query.empty()) {
         auto list = ctl.GetJson(pod_query);
         if (list.ok())
@@ -474,10 +514,7 @@ int RunDescribe(Ctl& ctl, const DescribeOptions& o) {
 std::string DescribeObject(const api::ResourceInfo& r, const json& obj,
                            const std::vector<json>& events, const std::vector<json>& pods,
                            int64_t now) {
-  if (r.name == "pods") return DescribePod(obj, events, now);
-  if (r.name == "deployments") return DescribeDeployment(obj, events, pods, now);
-  if (r.name == "nodes") return DescribeNode(obj, events, pods, now);
-  if (r.name == "events") return DescribeEvent(obj, now);
+  if (const Describer* d = DescriberFor(r)) return d->render(obj, events, pods, now);
   Text t;
   CommonHead(t, obj, r.namespaced);
   EventLines(t, events, now);
