@@ -7,24 +7,14 @@
 
 #include "agent/log_file.h"
 #include "base/file.h"
+#include "test/support/temp_dir.h"
 
 using tug::agent::RotateLog;
 using tug::agent::TailLog;
 
-namespace {
+using tug::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tug-log-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
+namespace {
 
 std::string Line(int i) {
   return "line " + std::to_string(i) + "\n";
@@ -44,7 +34,7 @@ struct Writer {
 };
 
 TEST_CASE("a log's tail is read back", "[agent][logs]") {
-  TempDir d;
+  TempDir d{"tug-log"};
   std::string path = d.path + "/main.log";
   CHECK(TailLog(path, 10).value().empty());  // nothing written yet
   Writer w(path);
@@ -59,7 +49,7 @@ TEST_CASE("a log's tail is read back", "[agent][logs]") {
 }
 
 TEST_CASE("a log is rotated at its size cap while its writer goes on", "[agent][logs]") {
-  TempDir d;
+  TempDir d{"tug-log"};
   std::string path = d.path + "/main.log";
   Writer w(path);
   namespace fs = std::filesystem;
@@ -88,7 +78,7 @@ TEST_CASE("a log is rotated at its size cap while its writer goes on", "[agent][
 }
 
 TEST_CASE("a log that cannot be rotated says which file", "[agent][logs]") {
-  TempDir d;
+  TempDir d{"tug-log"};
   std::string path = d.path + "/main.log";
   {
     Writer w(path);

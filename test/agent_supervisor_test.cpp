@@ -16,26 +16,16 @@
 #include "agent/supervisor.h"
 #include "base/file.h"
 #include "test/support/programs.h"
+#include "test/support/temp_dir.h"
 
 using namespace tug::agent;
 using nlohmann::json;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-namespace {
+using tug::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tug-sup-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+namespace {
 
 // Probes are answered by the test, when it chooses.
 struct ManualProbes : ProbeRunner {
@@ -74,7 +64,7 @@ json Shell(const std::string& script) {
 }
 
 struct Fixture {
-  TempDir dir;
+  TempDir dir{"tug-sup"};
   ProcessRuntime runtime{tug::testing::Program("tug-shim"), std::nullopt, "not in this test"};
   ManualProbes probes;
   SupervisorOptions opts() {
@@ -460,7 +450,7 @@ TEST_CASE("a memory limit is enforced where the machine has memory cgroups",
     CHECK(rt.MemoryEnforcement() == groups.status().message());
     return;
   }
-  TempDir dir;
+  TempDir dir{"tug-sup"};
   ProcessRuntime runtime(tug::testing::Program("tug-shim"), groups.value(), "");
   CHECK(runtime.MemoryEnforcement().empty());
   ManualProbes probes;
@@ -535,7 +525,7 @@ TEST_CASE("where cgroups exist, a container's daemon in its own session is stopp
          << groups.status().message() << ")");
     return;
   }
-  TempDir dir;
+  TempDir dir{"tug-sup"};
   ProcessRuntime runtime(tug::testing::Program("tug-shim"), groups.value(), "");
   ManualProbes probes;
   SupervisorOptions o;

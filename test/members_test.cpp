@@ -17,25 +17,15 @@
 #include "raftstore/node.h"
 #include "raftstore/transport.h"
 #include "raftstore/wal.h"
+#include "test/support/temp_dir.h"
 
 using namespace tug;
 using namespace tug::store;
 namespace fs = std::filesystem;
 
-namespace {
+using tug::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/tug-members-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+namespace {
 
 const char* kCluster = "cp2=127.0.0.1:7202,cp1=127.0.0.1:7201,cp3=127.0.0.1:7203";
 
@@ -146,7 +136,7 @@ TEST_CASE("member records and the cluster id travel in the store's snapshot",
 
 TEST_CASE("a new data dir starts its log with the initial members, and a restart keeps their ids",
           "[storage][members]") {
-  TempDir dir;
+  TempDir dir{"tug-members"};
   boost::asio::io_context io;
   uint64_t id = 0, cluster = 0;
   {
@@ -183,7 +173,7 @@ TEST_CASE("a new data dir starts its log with the initial members, and a restart
 }
 
 TEST_CASE("a data dir from before member records keeps positions as ids", "[storage][members]") {
-  TempDir dir;
+  TempDir dir{"tug-members"};
   {
     // What an older member wrote: a vote and an entry, and no configuration entries.
     WalContents wc;

@@ -16,6 +16,7 @@
 #include "raftstore/wal.h"
 #include "raftstore/wal.pb.h"
 #include "test/support/fault_env.h"
+#include "test/support/temp_dir.h"
 
 using namespace tug;
 using tug::raftpb::Entry;
@@ -24,25 +25,9 @@ using tug::store::Wal;
 using tug::store::WalContents;
 namespace fs = std::filesystem;
 
+using tug::testing::TempDir;
+
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tug-wal-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 Entry E(uint64_t index, uint64_t term, std::string data = "") {
   Entry e;
@@ -162,8 +147,8 @@ TEST_CASE("crc32c matches the standard test vector", "[storage]") {
 }
 
 TEST_CASE("wal: hard state and entries survive a reopen, unsynced records do not", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.sub("wal");  // created by Open
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path + "/wal";  // created by Open
   {
     WalContents c;
     auto w = MustOpen(dir, &c);
@@ -197,8 +182,8 @@ TEST_CASE("wal: hard state and entries survive a reopen, unsynced records do not
 }
 
 TEST_CASE("wal: an entry at or below the last index replaces the tail", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   {
     WalContents c;
     auto w = MustOpen(dir, &c);
@@ -235,8 +220,8 @@ TEST_CASE("wal: an entry at or below the last index replaces the tail", "[storag
 }
 
 TEST_CASE("wal: segments roll over and ReleaseTo deletes old ones", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   const uint64_t kSegBytes = 256;
   std::vector<std::string> before;
   {
@@ -303,8 +288,8 @@ TEST_CASE("wal: segments roll over and ReleaseTo deletes old ones", "[storage]")
 }
 
 TEST_CASE("wal: a snapshot marker drops the entries it covers", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   {
     WalContents c;
     auto w = MustOpen(dir, &c);
@@ -335,8 +320,8 @@ TEST_CASE("wal: a snapshot marker drops the entries it covers", "[storage]") {
 }
 
 TEST_CASE("wal: a torn tail is truncated with a warning and the log stays writable", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   std::string seg;
   uint64_t last_start = 0, end = 0;
   {
@@ -392,8 +377,8 @@ TEST_CASE("wal: a torn tail is truncated with a warning and the log stays writab
 }
 
 TEST_CASE("wal: damage before the tail refuses to open, naming the file and offset", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   std::vector<std::string> segs;
   std::vector<uint64_t> starts;  // where each entry's record begins in a one-segment log
 
@@ -476,8 +461,8 @@ TEST_CASE("wal: damage before the tail refuses to open, naming the file and offs
 }
 
 TEST_CASE("snapshot files: keep the two newest, load the newest intact one", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.sub("snap");
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path + "/snap";
   store::SnapshotFiles files(dir);
   std::vector<std::string> warnings;
 
@@ -535,8 +520,8 @@ TEST_CASE("snapshot files: keep the two newest, load the newest intact one", "[s
 // The fail-stop promises, with the file system failing on cue (test/support/fault_env.h).
 
 TEST_CASE("wal: a failed fdatasync refuses every later write until reopened", "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.path();
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path;
   test::FaultEnv env;
   {
     WalContents c;
@@ -573,10 +558,10 @@ TEST_CASE("wal: a failed fdatasync refuses every later write until reopened", "[
 }
 
 TEST_CASE("wal: a failed write refuses every later write", "[storage]") {
-  TempDir tmp;
+  TempDir tmp{"tug-wal-test"};
   test::FaultEnv env;
   WalContents c;
-  auto r = Wal::Open({.dir = tmp.path(), .env = &env}, &c);
+  auto r = Wal::Open({.dir = tmp.path, .env = &env}, &c);
   REQUIRE(r.ok());
   auto& w = *r.value();
   MustSave(w, HS(1, 1, 1), Range(1, 1, 1));
@@ -584,15 +569,15 @@ TEST_CASE("wal: a failed write refuses every later write", "[storage]") {
   REQUIRE(w.Save(std::nullopt, Range(2, 2, 1)).ok());
   Status s = w.Sync();
   REQUIRE(!s.ok());
-  CHECK_THAT(s.message(), Catch::Contains("cannot write to " + tmp.path()));
+  CHECK_THAT(s.message(), Catch::Contains("cannot write to " + tmp.path));
   CHECK(!w.Save(std::nullopt, Range(3, 3, 1)).ok());
   CHECK(!w.Sync().ok());
 }
 
 TEST_CASE("snapshot files: a failed fsync or rename of a new snapshot leaves the old one",
           "[storage]") {
-  TempDir tmp;
-  const std::string dir = tmp.sub("snap");
+  TempDir tmp{"tug-wal-test"};
+  const std::string dir = tmp.path + "/snap";
   test::FaultEnv env;
   store::SnapshotFiles files(dir, &env);
   auto snap = [](uint64_t term, uint64_t index) {
