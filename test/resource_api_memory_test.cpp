@@ -14,6 +14,7 @@
 #include "controlplane/resource_api.h"
 #include "raftstore/memory_store.h"
 #include "raftstore/watch_hub.h"
+#include "test/support/objects.h"
 
 using nlohmann::json;
 using namespace tug;
@@ -94,19 +95,7 @@ class Fixture {
   cp::ResourceApi api;
 };
 
-json Deployment(const std::string& name, int replicas) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
-          {"spec",
-           {{"replicas", replicas},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec",
-               {{"containers",
-                 {{{"name", "main"}, {"image", "web:1"}, {"command", {"/bin/web"}}}}}}}}}}}};
-}
+using tug::testing::Deployment;
 
 const std::string kDeployments = "/apis/apps/v1/namespaces/default/deployments";
 

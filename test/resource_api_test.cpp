@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "test/support/objects.h"
 #include "test/support/tugd_cluster.h"
 
 using namespace std::chrono_literals;
@@ -107,19 +108,7 @@ std::string Rv(const json& obj) {
   return obj["metadata"]["resourceVersion"].get<std::string>();
 }
 
-json Deployment(const std::string& name, int replicas) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
-          {"spec",
-           {{"replicas", replicas},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec",
-               {{"containers",
-                 {{{"name", "main"}, {"image", "web:1"}, {"command", {"/bin/web"}}}}}}}}}}}};
-}
+using tug::testing::Deployment;
 
 json Pod(const std::string& name, const std::string& app, const std::string& node = "") {
   json p = {{"apiVersion", "v1"},
