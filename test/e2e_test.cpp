@@ -164,7 +164,13 @@ TEST_CASE(
     CHECK(r.out.find("deployment.apps/" + name + "\n") != std::string::npos);
 
   // The killed member comes back, catches up and agrees.
-  REQUIRE(lc.Start(old_leader));
+  {
+    // Failed once in a clean-clone CI run with no reason shown: say what the script and the
+    // members said, should it happen again.
+    auto started = lc.Script({"start", old_leader});
+    INFO(Show(started) << "\n" << lc.Logs());
+    REQUIRE(started.exit_code == 0);
+  }
   CHECK(WaitFor(
       [&] {
         tug::net::HttpClient c({lc.Api(old_leader)}, lc.Token());
