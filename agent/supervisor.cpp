@@ -630,8 +630,14 @@ void Supervisor::ProbeDone(const ProbeKey& key, const ProbeResult& r, int64_t no
   StopContainer(p, c, now);
 }
 
+bool Supervisor::Due(const Pod& p, const Container& c, int64_t now) {
+  return !c.running && !c.starting && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms &&
+         p.active();
+}
+
 void Supervisor::Tick(int64_t now) {
   TakeRuntimeEvents(now);
+  uint64_t runs_before = next_run_;  // every start takes a run number
   bool check_logs = now - last_log_check_ >= o_.log_check_ms;
   if (check_logs) last_log_check_ = now;
   for (auto it = pods_.begin(); it != pods_.end();) {
@@ -639,9 +645,7 @@ void Supervisor::Tick(int64_t now) {
     for (size_t i = 0; i < p.containers.size(); ++i) {
       Container& c = p.containers[i];
       if (c.running && c.stopping && now >= c.kill_at_ms) p.runtime->Stop(*c.running, true);
-      if (!c.running && !c.starting && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms &&
-          p.active())
-        StartContainer(p, i, now);
+      if (Due(p, c, now)) StartContainer(p, i, now);
       if (c.running && !c.stopping) {
         Probe(p, i, true, now);
         Probe(p, i, false, now);
@@ -660,7 +664,9 @@ void Supervisor::Tick(int64_t now) {
     }
     ++it;
   }
-  TakeRuntimeEvents(now);  // what the starts above already know (a quick runtime's outcome)
+  // What the starts above already know (a quick runtime's outcome), without a second look at
+  // every container on the ticks that started nothing.
+  if (next_run_ != runs_before) TakeRuntimeEvents(now);
 }
 
 std::vector<PodReport> Supervisor::Reports() const {
@@ -681,15 +687,13 @@ std::vector<PodReport> Supervisor::TakeChangedReports() {
 }
 
 void Supervisor::StartDue(int64_t now) {
+  uint64_t runs_before = next_run_;
   for (auto& [uid, p] : pods_) {
     for (size_t i = 0; i < p->containers.size(); ++i) {
-      Container& c = p->containers[i];
-      if (!c.running && !c.starting && !c.done && c.restart_at_ms >= 0 && now >= c.restart_at_ms &&
-          p->active())
-        StartContainer(*p, i, now);
+      if (Due(*p, p->containers[i], now)) StartContainer(*p, i, now);
     }
   }
-  TakeRuntimeEvents(now);
+  if (next_run_ != runs_before) TakeRuntimeEvents(now);
 }
 
 PodReport Supervisor::ReportOf(const Pod& p) const {

@@ -134,6 +134,8 @@ class Supervisor {
 
  private:
   const Pod* Find(const std::string& ns, const std::string& pod) const;
+  // Whether a container should be started now.
+  static bool Due(const Pod& p, const Container& c, int64_t now);
   void StartContainer(Pod& p, size_t i, int64_t now);
   void Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now);
   void StartFailed(Pod& p, Container& c, const std::string& message, int64_t now);

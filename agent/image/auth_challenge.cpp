@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "net/http_client.h"
+
 namespace tug::agent::image {
 
 namespace {
@@ -15,21 +17,6 @@ std::string Lower(std::string s) {
   for (auto& c : s)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string QueryEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -101,14 +88,14 @@ Result<std::string> TokenUrl(const Challenge& c, const std::string& scope) {
   std::string url = realm->second;
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   if (auto s = c.params.find("service"); s != c.params.end()) {
-    url += sep + std::string("service=") + QueryEscape(s->second);
+    url += sep + std::string("service=") + net::QueryEscape(s->second);
     sep = '&';
   }
   std::string sc = scope;
   if (sc.empty()) {
     if (auto s = c.params.find("scope"); s != c.params.end()) sc = s->second;
   }
-  if (!sc.empty()) url += sep + std::string("scope=") + QueryEscape(sc);
+  if (!sc.empty()) url += sep + std::string("scope=") + net::QueryEscape(sc);
   return url;
 }
 
