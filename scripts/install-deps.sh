@@ -11,6 +11,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   catch2 libcli11-dev libspdlog-dev
   libssl-dev openssl        # tugd's HTTPS listener; the launcher makes its certificate
+  libarchive-dev zlib1g-dev # the agent reads image layers (tar, gzip)
   iproute2 procps           # network namespaces and process tools for the end-to-end tests
   curl                      # make demo asks the replicas for their answer
 )
