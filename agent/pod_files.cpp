@@ -26,6 +26,14 @@ ContainerPaths DiskPodFiles::Container(const PodKey& pod, const std::string& con
   return {cdir, cdir + "/work", cdir + "/log"};
 }
 
+std::string DiskPodFiles::VolumeDir(const PodKey& pod, const std::string& volume) {
+  // Container names are DNS labels, which cannot start with '.': no clash with theirs.
+  std::string dir = Dir(pod) + "/.volumes/" + FileSafe(volume);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return dir;
+}
+
 Status DiskPodFiles::SavePod(const PodKey& pod, const std::string& text) {
   std::error_code ec;
   fs::create_directories(Dir(pod), ec);

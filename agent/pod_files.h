@@ -32,6 +32,9 @@ class PodFiles {
   virtual ~PodFiles() = default;
   // Makes a container's directories (if missing) and says where its files go.
   virtual ContainerPaths Container(const PodKey& pod, const std::string& container) = 0;
+  // Makes the directory of one of the pod's emptyDir volumes (if missing); it goes with the
+  // pod's other files.
+  virtual std::string VolumeDir(const PodKey& pod, const std::string& volume) = 0;
   virtual Status SavePod(const PodKey& pod, const std::string& text) = 0;
   virtual Status SaveState(const PodKey& pod, const std::string& text) = 0;
   // Every pod with a checkpoint, as an earlier agent process left them.
@@ -52,6 +55,7 @@ class DiskPodFiles : public PodFiles {
  public:
   explicit DiskPodFiles(std::string pods_dir);
   ContainerPaths Container(const PodKey& pod, const std::string& container) override;
+  std::string VolumeDir(const PodKey& pod, const std::string& volume) override;
   Status SavePod(const PodKey& pod, const std::string& text) override;
   Status SaveState(const PodKey& pod, const std::string& text) override;
   std::vector<Checkpoint> Load() override;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <set>
 
 #include "agent/runtime/process_runtime.h"
 #include "api/validation.h"
@@ -101,6 +102,7 @@ struct Supervisor::Container {
   int64_t started_ms = 0;
   int restarts = 0;
   int backoff_step = 0;
+  int image_backoff_step = 0;  // failed pulls in a row (the kubelet's image back-off)
   int64_t restart_at_ms = -1;  // when to (re)start; -1: not scheduled
   std::string waiting_reason = "ContainerCreating", waiting_message;
   json terminated;       // the current state when it ended for good
@@ -197,6 +199,24 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     c.launch.log_path = paths.log_path;
     c.launch.memory_limit_bytes = cs.memory_limit.milli() / 1000;
     c.launch.memory_request_bytes = cs.memory_request.milli() / 1000;
+    c.launch.runtime_class = spec.runtime_class_name;
+    c.launch.pull_policy = cs.image_pull_policy;
+    c.launch.hostname = p->name;
+    c.launch.working_dir = cs.working_dir;
+    c.launch.run_as_user = cs.run_as_user ? cs.run_as_user : spec.run_as_user;
+    c.launch.run_as_group = cs.run_as_group ? cs.run_as_group : spec.run_as_group;
+    c.launch.host_network = spec.host_network;
+    c.launch.cpu_limit_millis = cs.cpu_limit.milli();
+    c.launch.cpu_request_millis = cs.cpu_request.milli();
+    for (const auto& m : cs.volume_mounts) {
+      for (const auto& v : spec.volumes) {
+        if (v.name != m.name) continue;
+        std::string source = v.kind == api::Volume::Kind::kHostPath
+                                 ? v.host_path
+                                 : parts_.files->VolumeDir(p->key, v.name);
+        c.launch.mounts.push_back({source, m.mount_path, m.read_only});
+      }
+    }
     for (const auto& port : cs.ports) {
       PortBinding b{port.name, port.container_port, port.host_port, port.protocol};
       // An agent restarted while the pod runs keeps the ports the container already has.
@@ -228,24 +248,35 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
         {"NODE_NAME", o_.node_name},
         {"POD_IP", host_ip},
         {"HOST_IP", host_ip}};
+    // What only a process on the host needs: an image's container has its own PATH and HOME,
+    // and its ports are its own, not the host's.
+    std::set<std::string> host_only = {"PATH", "HOME"};
     for (size_t i = 0; i < c.ports.size(); ++i) {
       if (i == 0) vars["PORT"] = std::to_string(c.ports[i].host_port);
-      if (!c.ports[i].name.empty())
+      if (i == 0) host_only.insert("PORT");
+      if (!c.ports[i].name.empty()) {
         vars[PortVar(c.ports[i].name)] = std::to_string(c.ports[i].host_port);
+        host_only.insert(PortVar(c.ports[i].name));
+      }
     }
     std::vector<std::string> order;
     for (const auto& [k, v] : vars)
       order.push_back(k);
     for (const auto& e : cs.env) {
+      host_only.erase(e.name);
       if (!vars.count(e.name)) order.push_back(e.name);
       vars[e.name] = ExpandVars(e.value, vars);
     }
-    for (const auto& k : order)
+    for (const auto& k : order) {
       c.launch.env.push_back(k + "=" + vars[k]);
+      if (!host_only.count(k)) c.launch.pod_env.push_back(k + "=" + vars[k]);
+    }
     for (const auto& a : cs.command)
-      c.launch.argv.push_back(ExpandVars(a, vars));
+      c.launch.command.push_back(ExpandVars(a, vars));
     for (const auto& a : cs.args)
-      c.launch.argv.push_back(ExpandVars(a, vars));
+      c.launch.args.push_back(ExpandVars(a, vars));
+    c.launch.argv = c.launch.command;
+    c.launch.argv.insert(c.launch.argv.end(), c.launch.args.begin(), c.launch.args.end());
     for (auto [probe, state] : {std::pair{&cs.liveness_probe, &c.liveness},
                                 std::pair{&cs.readiness_probe, &c.readiness}}) {
       if (probe->is_null()) continue;
@@ -471,12 +502,40 @@ void Supervisor::StartContainer(Pod& p, size_t i, int64_t now) {
   p.runtime->Start(c.run, c.launch);
 }
 
-void Supervisor::StartFailed(Pod& p, Container& c, const std::string& message, int64_t now) {
+void Supervisor::StartFailed(Pod& p, Container& c, const std::string& message, int64_t now,
+                             const std::string& reason) {
   Event(p, "Warning", "Failed", "Error: " + message);
   ContainerExit e{128, "StartError", message};
   HandleExit(p, c, e, now);
-  if (!c.done) c.waiting_reason = c.backoff_step > 1 ? "CrashLoopBackOff" : "RunContainerError";
+  if (!c.done)
+    c.waiting_reason = c.backoff_step > 1 ? "CrashLoopBackOff"
+                       : reason.empty()   ? "RunContainerError"
+                                          : reason;
   c.waiting_message = message;
+}
+
+void Supervisor::ImageFailed(Pod& p, Container& c, const std::string& reason,
+                             const std::string& message, int64_t now) {
+  // The kubelet's image back-off: 10 s doubling to 5 minutes, not a restart of the container
+  // (it never ran), shown as ImagePullBackOff from the second failure on.
+  p.dirty = true;
+  ++c.image_backoff_step;
+  int64_t delay = o_.image_backoff_initial_ms;
+  for (int i = 1; i < c.image_backoff_step && delay < o_.image_backoff_max_ms; ++i)
+    delay *= 2;
+  delay = std::min(delay, o_.image_backoff_max_ms);
+  Event(p, "Warning", "Failed", message);
+  Event(p, "Warning", "Failed", "Error: " + reason);
+  if (c.done || !p.active()) return;
+  c.restart_at_ms = now + delay;
+  c.waiting_reason = reason;
+  c.waiting_message = message;
+  if (reason == "ErrImagePull" && c.image_backoff_step > 1) {
+    c.waiting_reason = "ImagePullBackOff";
+    c.waiting_message = "Back-off pulling image \"" + c.spec.image + "\": " + message;
+    Event(p, "Normal", "BackOff", "Back-off pulling image \"" + c.spec.image + "\"");
+  }
+  SaveState(p);
 }
 
 void Supervisor::Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now) {
@@ -489,6 +548,7 @@ void Supervisor::Started(Pod& p, Container& c, const ContainerHandle& h, int64_t
   }
   if (c.ever_started) ++c.restarts;
   c.ever_started = true;
+  c.image_backoff_step = 0;
   c.started_ms = now;
   c.started_at = WallStamp();
   c.waiting_reason.clear();
@@ -528,7 +588,14 @@ void Supervisor::TakeRuntimeEvents(int64_t now) {
         case RuntimeEvent::Type::kStartFailed:
           c->starting = false;
           runs_.erase(where);
-          StartFailed(*p, *c, e.message, now);
+          if (e.image_failure) {
+            ImageFailed(*p, *c, e.reason, e.message, now);
+          } else {
+            StartFailed(*p, *c, e.message, now, e.reason);
+          }
+          break;
+        case RuntimeEvent::Type::kProgress:
+          Event(*p, "Normal", e.reason, e.message);
           break;
         case RuntimeEvent::Type::kExited:
           runs_.erase(where);

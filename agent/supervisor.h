@@ -45,6 +45,9 @@ struct SupervisorOptions {
   std::string host_ip = "127.0.0.1";
   std::string pods_dir;  // <data-dir>/pods
   BackoffOptions backoff;
+  // A failed image pull is retried after this, doubling up to the maximum (the kubelet's).
+  int64_t image_backoff_initial_ms = 10'000;
+  int64_t image_backoff_max_ms = 300'000;
   int64_t log_max_bytes = 10 << 20;
   int64_t log_check_ms = 1000;
   // Containers' PATH: the usual directories, and where the agent is installed, so that the
@@ -138,7 +141,11 @@ class Supervisor {
   static bool Due(const Pod& p, const Container& c, int64_t now);
   void StartContainer(Pod& p, size_t i, int64_t now);
   void Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now);
-  void StartFailed(Pod& p, Container& c, const std::string& message, int64_t now);
+  void StartFailed(Pod& p, Container& c, const std::string& message, int64_t now,
+                   const std::string& reason = "");
+  // The image could not be had: back off (ErrImagePull, then ImagePullBackOff) and retry.
+  void ImageFailed(Pod& p, Container& c, const std::string& reason, const std::string& message,
+                   int64_t now);
   Runtime* ChooseRuntime(Pod& p);
   std::string WallStamp() const;
   void HandleExit(Pod& p, Container& c, const ContainerExit& e, int64_t now);

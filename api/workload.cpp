@@ -69,6 +69,23 @@ bool LabelsMatch(const json& match_labels, const json& labels) {
   return true;
 }
 
+// securityContext.runAsUser and runAsGroup of a pod or a container.
+void ReadSecurityContext(const json& obj, const std::string& path, std::optional<int64_t>* user,
+                         std::optional<int64_t>* group, std::vector<std::string>* errors) {
+  if (!obj.contains("securityContext") || !obj["securityContext"].is_object()) return;
+  const json& sc = obj["securityContext"];
+  for (auto [field, out] : {std::pair{"runAsUser", user}, std::pair{"runAsGroup", group}}) {
+    if (!sc.contains(field)) continue;
+    const json& v = sc[field];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 2147483647) {
+      Invalid(path + ".securityContext." + field, v, "must be between 0 and 2147483647, inclusive",
+              errors);
+    } else {
+      *out = v.get<int64_t>();
+    }
+  }
+}
+
 PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::string>* errors) {
   PodSpec out;
   if (!spec.is_object()) {
@@ -82,6 +99,47 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
                       "\": supported values: \"Always\", \"OnFailure\", \"Never\"");
   }
   out.node_name = Str(spec, "nodeName");
+  out.runtime_class_name = Str(spec, "runtimeClassName");
+  if (!out.runtime_class_name.empty() && !IsDns1123Subdomain(out.runtime_class_name))
+    Invalid(path + ".runtimeClassName", spec["runtimeClassName"],
+            "must be a lowercase RFC 1123 subdomain", errors);
+  if (spec.contains("hostNetwork")) {
+    if (!spec["hostNetwork"].is_boolean())
+      Invalid(path + ".hostNetwork", spec["hostNetwork"], "must be a boolean", errors);
+    else
+      out.host_network = spec["hostNetwork"].get<bool>();
+  }
+  ReadSecurityContext(spec, path, &out.run_as_user, &out.run_as_group, errors);
+  std::set<std::string> volume_names;
+  if (spec.contains("volumes") && spec["volumes"].is_array()) {
+    for (size_t i = 0; i < spec["volumes"].size(); ++i) {
+      const json& v = spec["volumes"][i];
+      std::string vp = path + ".volumes[" + std::to_string(i) + "]";
+      Volume vol;
+      vol.name = Str(v, "name");
+      if (vol.name.empty()) {
+        Required(vp + ".name", errors);
+        continue;
+      }
+      if (!IsDns1123Label(vol.name))
+        Invalid(vp + ".name", v["name"], "must be a lowercase RFC 1123 label", errors);
+      if (!volume_names.insert(vol.name).second)
+        errors->push_back(vp + ".name: Duplicate value: \"" + vol.name + "\"");
+      if (v.contains("hostPath") && v["hostPath"].is_object()) {
+        vol.kind = Volume::Kind::kHostPath;
+        vol.host_path = Str(v["hostPath"], "path");
+        if (vol.host_path.empty() || vol.host_path[0] != '/')
+          Invalid(vp + ".hostPath.path", v["hostPath"].value("path", json("")),
+                  "must be an absolute path", errors);
+      } else if (v.contains("emptyDir")) {
+        vol.kind = Volume::Kind::kEmptyDir;
+      } else {
+        errors->push_back(vp +
+                          ": Required value: must specify a volume type (emptyDir or hostPath)");
+      }
+      out.volumes.push_back(vol);
+    }
+  }
   if (spec.contains("nodeSelector") && !spec["nodeSelector"].is_null()) {
     CheckLabels(spec["nodeSelector"], path + ".nodeSelector", errors);
     if (spec["nodeSelector"].is_object()) {
@@ -121,6 +179,32 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
       errors->push_back(cp + ".name: Duplicate value: \"" + k.name + "\"");
     }
     k.image = Str(c, "image");
+    k.image_pull_policy = Str(c, "imagePullPolicy");
+    static const std::set<std::string> pull_policies = {"Always", "IfNotPresent", "Never"};
+    if (!k.image_pull_policy.empty() && !pull_policies.count(k.image_pull_policy))
+      errors->push_back(cp + ".imagePullPolicy: Unsupported value: \"" + k.image_pull_policy +
+                        "\": supported values: \"Always\", \"IfNotPresent\", \"Never\"");
+    k.working_dir = Str(c, "workingDir");
+    ReadSecurityContext(c, cp, &k.run_as_user, &k.run_as_group, errors);
+    if (c.contains("volumeMounts") && c["volumeMounts"].is_array()) {
+      for (size_t m = 0; m < c["volumeMounts"].size(); ++m) {
+        const json& vm = c["volumeMounts"][m];
+        std::string mp = cp + ".volumeMounts[" + std::to_string(m) + "]";
+        VolumeMount mount{Str(vm, "name"), Str(vm, "mountPath"),
+                          vm.is_object() && vm.value("readOnly", false)};
+        if (mount.name.empty()) {
+          Required(mp + ".name", errors);
+        } else if (!volume_names.count(mount.name)) {
+          errors->push_back(mp + ".name: Not found: \"" + mount.name + "\"");
+        }
+        if (mount.mount_path.empty()) {
+          Required(mp + ".mountPath", errors);
+        } else if (mount.mount_path[0] != '/') {
+          Invalid(mp + ".mountPath", vm["mountPath"], "must be an absolute path", errors);
+        }
+        k.volume_mounts.push_back(mount);
+      }
+    }
     k.command = StringList(c, "command", cp, errors);
     k.args = StringList(c, "args", cp, errors);
     if (k.image.empty() && k.command.empty()) {
@@ -176,6 +260,8 @@ PodSpec ReadPodSpec(const json& spec, const std::string& path, std::vector<std::
               ReadQuantity(r["requests"]["memory"], cp + ".resources.requests.memory", errors);
         }
       }
+      if (r.contains("limits") && r["limits"].is_object() && r["limits"].contains("cpu"))
+        k.cpu_limit = ReadQuantity(r["limits"]["cpu"], cp + ".resources.limits.cpu", errors);
       if (r.contains("limits") && r["limits"].is_object() && r["limits"].contains("memory")) {
         k.memory_limit =
             ReadQuantity(r["limits"]["memory"], cp + ".resources.limits.memory", errors);

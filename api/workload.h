@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,23 @@ struct EnvVar {
   std::string value;
 };
 
+struct VolumeMount {
+  std::string name;
+  std::string mount_path;
+  bool read_only = false;
+};
+
+struct Volume {
+  std::string name;
+  enum class Kind { kEmptyDir, kHostPath } kind = Kind::kEmptyDir;
+  std::string host_path;  // kHostPath
+};
+
 struct Container {
   std::string name;
   std::string image;
+  std::string image_pull_policy;  // as written: "" means Kubernetes' default for the tag
+  std::string working_dir;
   std::vector<std::string> command;
   std::vector<std::string> args;
   std::vector<EnvVar> env;
@@ -39,6 +54,9 @@ struct Container {
   Quantity cpu_request;     // zero when not requested
   Quantity memory_request;  // bytes, in milli-units
   Quantity memory_limit;
+  Quantity cpu_limit;
+  std::optional<int64_t> run_as_user, run_as_group;  // securityContext
+  std::vector<VolumeMount> volume_mounts;
   nlohmann::json liveness_probe;   // null when absent
   nlohmann::json readiness_probe;  // null when absent
 };
@@ -49,6 +67,10 @@ struct PodSpec {
   std::map<std::string, std::string> node_selector;
   std::string node_name;
   int64_t termination_grace_period_seconds = 30;
+  std::string runtime_class_name;  // "process": run the containers' commands on the host
+  bool host_network = false;
+  std::optional<int64_t> run_as_user, run_as_group;  // the pod's securityContext
+  std::vector<Volume> volumes;
 };
 
 // Reads the typed view of a pod spec (a Pod's `spec` or a template's `spec`). Problems are

@@ -139,6 +139,18 @@ bool MemoryCgroups::OomKilled(const std::string& group) {
   return false;
 }
 
+bool MemoryCgroups::LimitReached(const std::string& group) {
+  if (group.empty()) return false;
+  std::istringstream failcnt(ReadFile(group + "/memory.failcnt"));
+  int64_t n = 0;
+  if (failcnt >> n && n > 0) return true;
+  std::istringstream events(ReadFile(group + "/memory.events"));
+  std::string key;
+  while (events >> key >> n)
+    if (key == "max" && n > 0) return true;
+  return false;
+}
+
 int MemoryCgroups::SignalAll(const std::string& group, int sig) {
   if (group.empty()) return 0;
   std::istringstream in(ReadFile(group + "/cgroup.procs"));

@@ -28,6 +28,11 @@ class MemoryCgroups {
                              int64_t request_bytes) const;
   // Whether the kernel killed a process of the group for memory.
   static bool OomKilled(const std::string& group);
+  // Whether the group's usage ever reached its limit (v1 memory.failcnt, v2 memory.events
+  // "max"). With cgroup v1 an OOM kill in a child group is counted in the child only, so a
+  // parent that reached its limit and a container killed by SIGKILL is how an OOM kill below
+  // it is recognized once the child is gone.
+  static bool LimitReached(const std::string& group);
   // Sends `sig` to every process in the group (they are the container's, wherever they moved
   // in the process tree, even into a session of their own); returns how many there were.
   static int SignalAll(const std::string& group, int sig);

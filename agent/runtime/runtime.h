@@ -31,6 +31,13 @@
 
 namespace tug::agent {
 
+// A path mounted into an image-based container (a volume, /etc/hosts, /etc/resolv.conf).
+struct ContainerMount {
+  std::string source;       // on the node
+  std::string destination;  // in the container
+  bool read_only = false;
+};
+
 struct ContainerLaunch {
   std::string id;                    // "namespace/pod/container", for messages
   std::string image;                 // may be empty for the process runtime
@@ -42,6 +49,18 @@ struct ContainerLaunch {
   std::string cgroup_name;           // unique per run (the memory cgroup's name)
   int64_t memory_limit_bytes = 0;    // 0: none
   int64_t memory_request_bytes = 0;  // 0: none
+
+  // What an image-based runtime needs besides (the process runtime ignores these).
+  std::string runtime_class;  // the pod's runtimeClassName ("" for the default)
+  std::string pull_policy;    // imagePullPolicy as written ("" for Kubernetes' default)
+  std::vector<std::string> command, args;  // kept apart: they replace Entrypoint and Cmd
+  std::vector<std::string> pod_env;        // the container's env and the pod facts, not the host's
+  std::string hostname;                    // the pod's name
+  std::string working_dir;                 // the container's workingDir ("" for the image's)
+  std::optional<int64_t> run_as_user, run_as_group;
+  bool host_network = false;
+  std::vector<ContainerMount> mounts;
+  int64_t cpu_limit_millis = 0, cpu_request_millis = 0;
 };
 
 // A started container, as its runtime describes it. `runtime` names the runtime (and is the
@@ -69,12 +88,19 @@ struct Refusal {
 };
 
 struct RuntimeEvent {
-  enum class Type { kStarted, kStartFailed, kExited };
+  // kProgress: a step of a start worth an Event (Pulling, Pulled, Created); the start goes on.
+  enum class Type { kStarted, kStartFailed, kExited, kProgress };
   Type type = Type::kExited;
   uint64_t run = 0;
   ContainerHandle handle;  // kStarted
-  std::string message;     // kStartFailed
-  ContainerExit exit;      // kExited
+  std::string message;     // kStartFailed, kProgress
+  // kStartFailed: the container's waiting reason (ErrImagePull, InvalidImageName,
+  // ErrImageNeverPull, CreateContainerError; "" for a plain failed start), and whether it is
+  // an image that could not be had (retried with the image back-off, not counted as a
+  // restart). kProgress: the Event's reason.
+  std::string reason;
+  bool image_failure = false;
+  ContainerExit exit;  // kExited
 };
 
 class Runtime {

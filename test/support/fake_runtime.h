@@ -56,16 +56,16 @@ class FakeRuntime : public Runtime {
     ContainerHandle h{name_, "c" + std::to_string(run), {{"run", run}}};
     starting.erase(run);
     running[run] = h;
-    events_.push_back({RuntimeEvent::Type::kStarted, run, h, "", {}});
+    events_.push_back({RuntimeEvent::Type::kStarted, run, h, "", "", false, {}});
     return h;
   }
   void FailStart(uint64_t run, const std::string& message) {
     starting.erase(run);
-    events_.push_back({RuntimeEvent::Type::kStartFailed, run, {}, message, {}});
+    events_.push_back({RuntimeEvent::Type::kStartFailed, run, {}, message, "", false, {}});
   }
   void Exit(uint64_t run, int code, const std::string& reason) {
     running.erase(run);
-    events_.push_back({RuntimeEvent::Type::kExited, run, {}, "", {code, reason, ""}});
+    events_.push_back({RuntimeEvent::Type::kExited, run, {}, "", "", false, {code, reason, ""}});
   }
   // The one start in flight (a test failure if there is not exactly one).
   uint64_t OnlyStarting() const { return starting.size() == 1 ? starting.begin()->first : 0; }
@@ -88,6 +88,9 @@ class MemoryPodFiles : public PodFiles {
   ContainerPaths Container(const PodKey& pod, const std::string& container) override {
     std::string dir = "/mem/" + pod.ns + "_" + pod.name + "_" + pod.uid + "/" + container;
     return {dir, dir + "/work", dir + "/log"};
+  }
+  std::string VolumeDir(const PodKey& pod, const std::string& volume) override {
+    return "/mem/" + pod.ns + "_" + pod.name + "_" + pod.uid + "/.volumes/" + volume;
   }
   Status SavePod(const PodKey& pod, const std::string& text) override {
     pods[pod.uid].pod = text;
