@@ -8,14 +8,18 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
+#include "agent/image/image_store.h"
 #include "agent/log_server.h"
 #include "agent/runtime/memory_cgroup.h"
 #include "agent/runtime/process_runtime.h"
+#include "agent/runtime/runc_runtime.h"
 #include "agent/supervisor.h"
 #include "api/quantity.h"
 #include "api/timestamp.h"
@@ -117,6 +121,10 @@ struct Agent::Impl {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   boost::asio::steady_timer tick_timer{io};
   std::unique_ptr<ProcessRuntime> runtime;
+  std::unique_ptr<image::ImageStore> images;
+  std::unique_ptr<RuncRuntime> runc;
+  std::string runtime_version = "process://";
+  boost::asio::steady_timer gc_timer{io};
   std::unique_ptr<PoolProber> prober;
   std::unique_ptr<Supervisor> sup;
   std::unique_ptr<net::HttpServer> server;
@@ -243,7 +251,7 @@ struct Agent::Impl {
               {"nodeInfo",
                {{"kubeletVersion", "tug-agent 0.1.0"},
                 {"operatingSystem", "linux"},
-                {"containerRuntimeVersion", "process://"}}},
+                {"containerRuntimeVersion", runtime_version}}},
               {"conditions",
                {{{"type", "Ready"},
                  {"status", "True"},
@@ -499,6 +507,24 @@ struct Agent::Impl {
       spdlog::debug("event for {}/{} refused: {} {}", e.ns, e.pod, r->status, r->body);
   }
 
+  // Kubelet's image garbage collection: every period, when the image disk is fuller than the
+  // high-water mark, unused images go (oldest use first) until it is below the low one. The
+  // images in use are read on the io thread (the supervisor's); the removal runs here.
+  void ImageGcLoop() {
+    while (Sleep(std::chrono::milliseconds(o.image_gc_period_ms))) {
+      auto promise = std::make_shared<std::promise<std::vector<std::string>>>();
+      auto future = promise->get_future();
+      boost::asio::post(io, [this, promise] { promise->set_value(sup->ImagesInUse()); });
+      if (future.wait_for(10s) != std::future_status::ready) continue;
+      std::set<std::string> in_use;
+      for (const auto& name : future.get())
+        if (auto ref = image::ParseReference(name); ref.ok()) in_use.insert(ref->String());
+      for (const auto& removed :
+           images->CollectGarbage(in_use, o.image_gc_high_percent, o.image_gc_low_percent))
+        spdlog::info("image garbage collection removed {}", removed);
+    }
+  }
+
   void StatusLoop() {
     net::HttpClient c(o.servers, o.token);
     while (!stopping) {
@@ -592,6 +618,39 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
     spdlog::warn("memory limits are not enforced on this machine: {}", p->memory_note);
   }
   p->runtime = std::make_unique<ProcessRuntime>(o.shim, cg, p->memory_note);
+  image::RegistryConfig registries;
+  if (!o.registry_config.empty()) {
+    auto loaded = image::LoadRegistryConfig(o.registry_config);
+    if (!loaded.ok())
+      return Status::Invalid("--registry-config " + o.registry_config + ": " +
+                             loaded.status().message());
+    registries = std::move(loaded).value();
+  }
+  std::vector<Runtime*> runtimes;
+  for (const auto& name : o.runtimes) {
+    if (name == "process") {
+      runtimes.push_back(p->runtime.get());
+    } else if (name == "runc") {
+      if (std::string why = RuncRuntime::Unavailable(o.runc); !why.empty()) {
+        spdlog::warn("container images cannot run on this node: {}", why);
+        continue;
+      }
+      auto images =
+          image::ImageStore::Open(o.data_dir + "/images", registries, image::NewNetworkTransport());
+      if (!images.ok()) return images.status();
+      p->images = std::move(images).value();
+      RuncOptions ro;
+      ro.runc = o.runc;
+      ro.state_root = o.data_dir + "/runc";
+      ro.shim = o.shim;
+      p->runc = std::make_unique<RuncRuntime>(ro, *p->images, cg, p->memory_note);
+      runtimes.push_back(p->runc.get());
+      p->runtime_version = "runc://";
+    } else {
+      return Status::Invalid("--runtimes: unknown runtime \"" + name + "\" (known: runc, process)");
+    }
+  }
+  if (runtimes.empty()) return Status::Invalid("--runtimes: no runtime is usable on this node");
   p->prober = std::make_unique<PoolProber>(o.probe_threads, [p](ProbeKey k, ProbeResult r) {
     boost::asio::post(p->io, [p, k, r] {
       try {
@@ -609,20 +668,22 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   so.container_path =
       std::string(kDefaultPath) + ":" + std::filesystem::path(o.shim).parent_path().string();
   SupervisorParts parts;
-  parts.runtimes = {p->runtime.get()};
+  parts.runtimes = runtimes;
   parts.probes = p->prober.get();
   p->sup = std::make_unique<Supervisor>(so, parts);
   // A runtime that finishes work on another thread (a pull) wakes the io thread at once.
-  p->runtime->SetWake([p] {
-    boost::asio::post(p->io, [p] {
-      try {
-        p->sup->TakeRuntimeEvents(NowMs());
-        p->HandOver();
-      } catch (const std::exception& e) {
-        spdlog::error("supervisor: unexpected error taking runtime events: {}", e.what());
-      }
+  for (Runtime* rt : runtimes) {
+    rt->SetWake([p] {
+      boost::asio::post(p->io, [p] {
+        try {
+          p->sup->TakeRuntimeEvents(NowMs());
+          p->HandOver();
+        } catch (const std::exception& e) {
+          spdlog::error("supervisor: unexpected error taking runtime events: {}", e.what());
+        }
+      });
     });
-  });
+  }
   try {
     p->sup->Recover(NowMs());
   } catch (const std::exception& e) {
@@ -655,6 +716,7 @@ void Agent::Run() {
   p->threads.emplace_back(guarded("heartbeat", &Impl::HeartbeatLoop));
   p->threads.emplace_back(guarded("pod watch", &Impl::WatchLoop));
   p->threads.emplace_back(guarded("status", &Impl::StatusLoop));
+  if (p->images) p->threads.emplace_back(guarded("image gc", &Impl::ImageGcLoop));
   boost::asio::post(p->io, [p] { p->Tick(); });
   while (!p->stopping) {
     try {

@@ -43,6 +43,15 @@ struct AgentOptions {
   int probe_threads = 4;
   std::string shim;  // the tug-shim program; "" = next to this executable
   BackoffOptions backoff;
+  // Container runtimes, in the order pods are offered to them: "runc" (images; used where
+  // runc is installed and the agent is root, else left out with a warning) and "process"
+  // (commands on the host, for pods with runtimeClassName: process).
+  std::vector<std::string> runtimes = {"runc", "process"};
+  std::string runc = "/usr/sbin/runc";
+  std::string registry_config;  // a registries.yaml file; "" for none
+  int image_gc_high_percent = 85;
+  int image_gc_low_percent = 80;
+  int64_t image_gc_period_ms = 5 * 60'000;  // the kubelet's 5 minutes
 };
 
 class Agent {

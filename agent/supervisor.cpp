@@ -103,6 +103,7 @@ struct Supervisor::Container {
   int restarts = 0;
   int backoff_step = 0;
   int image_backoff_step = 0;  // failed pulls in a row (the kubelet's image back-off)
+  std::string image_id;        // of the image its last run came from
   int64_t restart_at_ms = -1;  // when to (re)start; -1: not scheduled
   std::string waiting_reason = "ContainerCreating", waiting_message;
   json terminated;       // the current state when it ended for good
@@ -377,6 +378,7 @@ void Supervisor::Recover(int64_t now) {
         runs_[run] = {p->uid, static_cast<size_t>(&c - p->containers.data())};
         p->awaiting_list = false;
         c.running = h.value();
+        c.image_id = h->image_id;
         c.started_ms = now;
         c.restart_at_ms = -1;
         c.run = run;
@@ -540,6 +542,7 @@ void Supervisor::ImageFailed(Pod& p, Container& c, const std::string& reason,
 
 void Supervisor::Started(Pod& p, Container& c, const ContainerHandle& h, int64_t now) {
   c.running = h;
+  c.image_id = h.image_id;
   if (c.done || !p.active()) {
     // Stopped while it started: it goes at once.
     StopContainer(p, c, now);
@@ -771,7 +774,7 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
     for (const auto& c : p.containers) {
       json st = {{"name", c.spec.name},
                  {"image", c.spec.image},
-                 {"imageID", ""},
+                 {"imageID", c.image_id},
                  {"ready", c.ready && c.running.has_value() && !c.stopping},
                  {"started", c.running.has_value()},
                  {"restartCount", c.restarts}};
@@ -883,6 +886,14 @@ size_t Supervisor::running() const {
     for (const auto& c : p->containers)
       n += c.running ? 1 : 0;
   return n;
+}
+
+std::vector<std::string> Supervisor::ImagesInUse() const {
+  std::vector<std::string> out;
+  for (const auto& [uid, p] : pods_)
+    for (const auto& c : p->containers)
+      if (!c.spec.image.empty()) out.push_back(c.spec.image);
+  return out;
 }
 
 size_t Supervisor::pods() const {

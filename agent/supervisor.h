@@ -131,6 +131,9 @@ class Supervisor {
   // Containers with a live process.
   size_t running() const;
   size_t pods() const;
+  // The images of every container of the pods on this node, as written in their specs (image
+  // garbage collection keeps them).
+  std::vector<std::string> ImagesInUse() const;
 
   struct Pod;
   struct Container;

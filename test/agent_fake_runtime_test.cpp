@@ -269,3 +269,52 @@ TEST_CASE(
   f.sup->StartDue(400);
   CHECK(f.runtime.starting.size() == 1);
 }
+
+TEST_CASE(
+    "an image that cannot be pulled backs off as the kubelet does: ErrImagePull, then "
+    "ImagePullBackOff, retried later and later, never counted as a restart",
+    "[agent][supervisor]") {
+  Fixture f;
+  json c = {{"name", "db"}, {"image", "postgres:14"}};
+  f.sup->SetAssigned({Pod("db", {c})}, 0);
+  f.sup->StartDue(0);
+  uint64_t run = f.runtime.OnlyStarting();
+  REQUIRE(run != 0);
+  f.runtime.Progress(run, "Pulling", "Pulling image \"postgres:14\"");
+  f.runtime.FailImage(run, "ErrImagePull", "Failed to pull image \"postgres:14\": no route");
+  f.sup->TakeRuntimeEvents(0);
+  CHECK(f.Reasons() == std::vector<std::string>{"Pulling", "Failed", "Failed"});
+  json st = f.Container("db");
+  CHECK(st["state"]["waiting"]["reason"] == "ErrImagePull");
+  CHECK(st["restartCount"] == 0);
+  CHECK(f.Status("db")["phase"] == "Pending");
+
+  // Not before 10 s; then a second failure shows ImagePullBackOff and waits 20 s.
+  f.sup->StartDue(9'999);
+  CHECK(f.runtime.OnlyStarting() == 0);
+  f.sup->StartDue(10'000);
+  run = f.runtime.OnlyStarting();
+  REQUIRE(run != 0);
+  f.runtime.FailImage(run, "ErrImagePull", "Failed to pull image \"postgres:14\": no route");
+  f.sup->TakeRuntimeEvents(10'000);
+  CHECK(f.Reasons() == std::vector<std::string>{"Failed", "Failed", "BackOff"});
+  st = f.Container("db");
+  CHECK(st["state"]["waiting"]["reason"] == "ImagePullBackOff");
+  CHECK_THAT(st["state"]["waiting"]["message"].get<std::string>(),
+             Catch::Contains("Back-off pulling image \"postgres:14\""));
+  f.sup->StartDue(29'999);
+  CHECK(f.runtime.OnlyStarting() == 0);
+  f.sup->StartDue(30'000);
+  run = f.runtime.OnlyStarting();
+  REQUIRE(run != 0);
+
+  // The pull works at last: the container runs, with the image's digest, no restart counted.
+  f.runtime.Progress(run, "Pulled", "Successfully pulled image \"postgres:14\"");
+  f.runtime.FinishStart(run, "docker.io/library/postgres@sha256:" + std::string(64, 'a'));
+  f.sup->TakeRuntimeEvents(31'000);
+  st = f.Container("db");
+  CHECK(st["state"].contains("running"));
+  CHECK(st["restartCount"] == 0);
+  CHECK(st["imageID"] == "docker.io/library/postgres@sha256:" + std::string(64, 'a'));
+  CHECK(f.Reasons() == std::vector<std::string>{"Pulled", "Started"});
+}

@@ -249,7 +249,8 @@ TEST_CASE("a pod whose image no runtime can run fails with the reason, without a
   REQUIRE(c.WaitLeader() >= 0);
   HttpClient api(c.Apis(), c.Token());
   AgentFleet agents(c);
-  agents.Start("node-a", {"--heartbeat-ms", "200"});
+  // A node without runc (only the process runtime): nothing there can run an image.
+  agents.Start("node-a", {"--heartbeat-ms", "200", "--runtimes", "process"});
   REQUIRE(WaitFor(
       [&] {
         json nodes = GetJson(api, "/api/v1/nodes");

@@ -164,14 +164,22 @@ ProcessRuntime::ProcessRuntime(std::string shim, std::optional<MemoryCgroups> cg
       no_cgroup_reason_(std::move(no_cgroup_reason)) {}
 
 std::optional<Refusal> ProcessRuntime::CanRun(const ContainerLaunch& c) const {
-  if (!c.argv.empty()) return std::nullopt;
-  if (c.image.empty())
+  if (!c.runtime_class.empty() && c.runtime_class != "process")
+    return Refusal{"UnsupportedRuntimeClass",
+                   "no runtime on this node is called \"" + c.runtime_class + "\""};
+  // A container that names an image runs as a host process only when its pod asks for that
+  // (runtimeClassName: process): never silently instead of its image.
+  if (!c.image.empty() && c.runtime_class != "process")
+    return Refusal{"UnsupportedImage",
+                   "no runtime on this node can run image \"" + c.image +
+                       "\" (runc is not available here); to run the container's command on "
+                       "the host instead, set the pod's runtimeClassName: process"};
+  if (c.argv.empty())
     return Refusal{"CreateContainerConfigError",
-                   "the container has neither a command nor an image"};
-  return Refusal{"UnsupportedImage",
-                 "no runtime on this node can run image \"" + c.image +
-                     "\": tug-agent runs containers as processes on the host, from their "
-                     "command and args; give the container a command"};
+                   c.image.empty() ? "the container has neither a command nor an image"
+                                   : "the process runtime runs a container's command, and this "
+                                     "one has none"};
+  return std::nullopt;
 }
 
 void ProcessRuntime::Start(uint64_t run, const ContainerLaunch& c) {
@@ -183,7 +191,7 @@ void ProcessRuntime::Start(uint64_t run, const ContainerLaunch& c) {
     e.message = launched.status().message();
   } else {
     e.type = RuntimeEvent::Type::kStarted;
-    e.handle = {name(), std::to_string(launched->process.pid), launched->ToJson()};
+    e.handle = {name(), std::to_string(launched->process.pid), launched->ToJson(), ""};
     followed_[run] = launched.value();
   }
   events_.push_back(std::move(e));

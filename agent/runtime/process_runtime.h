@@ -7,8 +7,9 @@
 // even when the agent was restarted while it ran (the new agent is not its parent and cannot
 // wait for it), and the log keeps filling while no agent runs.
 //
-// A container with only an `image` is not this runtime's: CanRun says so (UnsupportedImage),
-// and the supervisor asks the next runtime.
+// A container that names an image is this runtime's only when its pod says so
+// (`runtimeClassName: process`): otherwise CanRun refuses it (UnsupportedImage), so that an
+// image is never silently replaced by a host command, and the supervisor asks the next runtime.
 #pragma once
 
 #include <map>

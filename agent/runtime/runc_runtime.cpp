@@ -78,6 +78,9 @@ std::string RuncRuntime::Unavailable(const std::string& runc) {
 std::optional<Refusal> RuncRuntime::CanRun(const ContainerLaunch& c) const {
   if (c.runtime_class == "process")
     return Refusal{"UnsupportedRuntimeClass", "the pod asks for the process runtime"};
+  if (!c.runtime_class.empty() && c.runtime_class != "runc")
+    return Refusal{"UnsupportedRuntimeClass",
+                   "no runtime on this node is called \"" + c.runtime_class + "\""};
   if (c.image.empty()) return Refusal{"CreateContainerConfigError", "the container names no image"};
   return std::nullopt;
 }
@@ -230,7 +233,7 @@ void RuncRuntime::Work(uint64_t run, ContainerLaunch c) {
   std::function<void()> wake;
   {
     std::lock_guard<std::mutex> l(mu_);
-    prepared_.push_back({run, std::move(c), runc_id, bundle, group});
+    prepared_.push_back({run, std::move(c), runc_id, bundle, group, img.ImageId()});
     wake = wake_;
   }
   if (wake) wake();
@@ -275,7 +278,7 @@ Status RuncRuntime::Adopt(uint64_t run, const ContainerHandle& h) {
   auto shim = ContainerHandle::FromJson(h.state["shim"]);
   if (!shim.ok()) return shim.status();
   if (auto s = shims_.Adopt(run, *shim); !s.ok()) return s;
-  tracked_[run] = {h.id, h.state.value("bundle", ""), h.state.value("group", "")};
+  tracked_[run] = {h.id, h.state.value("bundle", ""), h.state.value("group", ""), h.image_id};
   by_id_[h.id] = run;
   return Status::Ok();
 }
@@ -306,7 +309,7 @@ std::vector<RuntimeEvent> RuncRuntime::Poll() {
     shim.work_dir = p.bundle;
     shim.state_dir = p.launch.state_dir;
     shim.log_path = p.launch.log_path;
-    tracked_[p.run] = {p.runc_id, p.bundle, p.group};
+    tracked_[p.run] = {p.runc_id, p.bundle, p.group, p.image_id};
     by_id_[p.runc_id] = p.run;
     shims_.Start(p.run, shim);
   }
@@ -320,7 +323,7 @@ std::vector<RuntimeEvent> RuncRuntime::Poll() {
       case RuntimeEvent::Type::kStarted: {
         json state = {
             {"shim", e.handle.ToJson()}, {"bundle", t->second.bundle}, {"group", t->second.group}};
-        e.handle = ContainerHandle{name(), t->second.runc_id, state};
+        e.handle = ContainerHandle{name(), t->second.runc_id, state, t->second.image_id};
         break;
       }
       case RuntimeEvent::Type::kStartFailed:

@@ -75,10 +75,10 @@ class RuncRuntime : public Runtime {
   struct Prepared {  // what a worker made, for Poll to launch
     uint64_t run = 0;
     ContainerLaunch launch;
-    std::string runc_id, bundle, group;
+    std::string runc_id, bundle, group, image_id;
   };
   struct Tracked {  // a container from launch to cleanup
-    std::string runc_id, bundle, group;
+    std::string runc_id, bundle, group, image_id;
     bool oom_checked = false;
   };
   void Work(uint64_t run, ContainerLaunch c);

@@ -3,7 +3,9 @@
 namespace tug::agent {
 
 nlohmann::json ContainerHandle::ToJson() const {
-  return {{"runtime", runtime}, {"id", id}, {"state", state}};
+  nlohmann::json j = {{"runtime", runtime}, {"id", id}, {"state", state}};
+  if (!image_id.empty()) j["imageID"] = image_id;
+  return j;
 }
 
 Result<ContainerHandle> ContainerHandle::FromJson(const nlohmann::json& j) {
@@ -14,6 +16,8 @@ Result<ContainerHandle> ContainerHandle::FromJson(const nlohmann::json& j) {
     h.runtime = j["runtime"].get<std::string>();
     h.id = j["id"].get<std::string>();
     h.state = j.contains("state") ? j["state"] : nlohmann::json();
+    if (j.contains("imageID") && j["imageID"].is_string())
+      h.image_id = j["imageID"].get<std::string>();
     return h;
   }
   // Agents before the runtime seam saved the process runtime's record itself.

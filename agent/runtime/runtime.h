@@ -70,6 +70,9 @@ struct ContainerHandle {
   std::string runtime;
   std::string id;
   nlohmann::json state;
+  // The image it runs, as containerStatuses[].imageID reports it (repository@digest); "" for
+  // a process.
+  std::string image_id;
   nlohmann::json ToJson() const;
   // Also reads the bare record agents before the runtime seam saved (a process runtime's).
   static Result<ContainerHandle> FromJson(const nlohmann::json& j);

@@ -42,6 +42,24 @@ int main(int argc, char** argv) {
                  "first restart delay of a crash-looping container (doubles each time)")
       ->default_val(10000);
   app.add_option("--backoff-max-ms", backoff_max_ms, "longest restart delay")->default_val(300000);
+  std::string runtimes = "runc,process";
+  app.add_option("--runtimes", runtimes,
+                 "container runtimes in the order pods are offered to them: runc (images; where "
+                 "runc is installed and the agent is root), process (pods with runtimeClassName: "
+                 "process run their command on the host)")
+      ->default_val("runc,process");
+  app.add_option("--runc", o.runc, "the runc program")->default_val("/usr/sbin/runc");
+  app.add_option("--registry-config", o.registry_config,
+                 "registries.yaml as k3s reads it: mirrors (e.g. docker.io -> "
+                 "http://127.0.0.1:5000), per-registry auth and TLS");
+  app.add_option("--image-gc-high-threshold", o.image_gc_high_percent,
+                 "percent of the image disk in use above which unused images are removed")
+      ->default_val(85)
+      ->check(CLI::Range(1, 100));
+  app.add_option("--image-gc-low-threshold", o.image_gc_low_percent,
+                 "percent of the image disk in use image garbage collection frees down to")
+      ->default_val(80)
+      ->check(CLI::Range(0, 100));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_val("info");
   try {
     app.parse(argc, argv);
@@ -52,6 +70,15 @@ int main(int argc, char** argv) {
   spdlog::flush_on(spdlog::level::trace);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + o.name + "] %v");
   o.servers = tug::net::SplitServers(servers);
+  o.runtimes.clear();
+  for (size_t start = 0; start <= runtimes.size();) {
+    size_t end = runtimes.find(',', start);
+    if (end == std::string::npos) end = runtimes.size();
+    if (end > start) o.runtimes.push_back(runtimes.substr(start, end - start));
+    start = end + 1;
+  }
+  if (o.image_gc_low_percent > o.image_gc_high_percent)
+    return Fail("--image-gc-low-threshold must not be above --image-gc-high-threshold");
   o.backoff.initial_ms = backoff_initial_ms;
   o.backoff.max_ms = backoff_max_ms;
   if (!token_file.empty()) {

@@ -52,8 +52,8 @@ class FakeRuntime : public Runtime {
   std::string MemoryEnforcement() const override { return ""; }
 
   // The test's side: ends the start of `run` one way or the other, or ends the container.
-  ContainerHandle FinishStart(uint64_t run) {
-    ContainerHandle h{name_, "c" + std::to_string(run), {{"run", run}}};
+  ContainerHandle FinishStart(uint64_t run, const std::string& image_id = "") {
+    ContainerHandle h{name_, "c" + std::to_string(run), {{"run", run}}, image_id};
     starting.erase(run);
     running[run] = h;
     events_.push_back({RuntimeEvent::Type::kStarted, run, h, "", "", false, {}});
@@ -62,6 +62,15 @@ class FakeRuntime : public Runtime {
   void FailStart(uint64_t run, const std::string& message) {
     starting.erase(run);
     events_.push_back({RuntimeEvent::Type::kStartFailed, run, {}, message, "", false, {}});
+  }
+  // An image that could not be had (ErrImagePull, InvalidImageName, ...).
+  void FailImage(uint64_t run, const std::string& reason, const std::string& message) {
+    starting.erase(run);
+    events_.push_back({RuntimeEvent::Type::kStartFailed, run, {}, message, reason, true, {}});
+  }
+  // A step of a start worth an Event (Pulling, Pulled, Created).
+  void Progress(uint64_t run, const std::string& reason, const std::string& message) {
+    events_.push_back({RuntimeEvent::Type::kProgress, run, {}, message, reason, false, {}});
   }
   void Exit(uint64_t run, int code, const std::string& reason) {
     running.erase(run);
