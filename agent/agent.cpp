@@ -26,6 +26,7 @@
 #include "api/validation.h"
 #include "base/host_port.h"
 #include "net/http_client.h"
+#include "net/tcp_forwarder.h"
 
 namespace tug::agent {
 
@@ -112,6 +113,25 @@ class PoolProber : public ProbeRunner {
 
 }  // namespace
 
+// hostPorts relayed to pods on the agent's io_context.
+class RelayedHostPorts : public HostPortForwards {
+ public:
+  explicit RelayedHostPorts(boost::asio::io_context& io) : io_(io) {}
+  Status Open(const std::string& pod_uid, const std::string& listen,
+              const std::string& target) override {
+    auto f = std::make_unique<net::TcpForwarder>(io_);
+    if (Status s = f->Listen(listen, target); !s) return s;
+    spdlog::info("hostPort {} forwarded to {}", listen, target);
+    by_pod_[pod_uid].push_back(std::move(f));
+    return Status::Ok();
+  }
+  void Close(const std::string& pod_uid) override { by_pod_.erase(pod_uid); }
+
+ private:
+  boost::asio::io_context& io_;
+  std::map<std::string, std::vector<std::unique_ptr<net::TcpForwarder>>> by_pod_;
+};
+
 struct Agent::Impl {
   AgentOptions o;
   std::string host;  // the address others reach this machine at
@@ -123,6 +143,8 @@ struct Agent::Impl {
   std::unique_ptr<ProcessRuntime> runtime;
   std::unique_ptr<image::ImageStore> images;
   std::unique_ptr<RuncRuntime> runc;
+  std::unique_ptr<PodNetwork> network;
+  std::unique_ptr<RelayedHostPorts> forwards;
   std::string runtime_version = "process://";
   boost::asio::steady_timer gc_timer{io};
   std::unique_ptr<PoolProber> prober;
@@ -639,7 +661,16 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
           image::ImageStore::Open(o.data_dir + "/images", registries, image::NewNetworkTransport());
       if (!images.ok()) return images.status();
       p->images = std::move(images).value();
+      PodNetworkOptions no;
+      no.cidr = o.pod_cidr;
+      no.bridge = o.pod_bridge;
+      no.state_dir = o.data_dir + "/network";
+      auto network = PodNetwork::Open(no);
+      if (!network.ok()) return network.status();
+      p->network = std::move(network).value();
+      p->forwards = std::make_unique<RelayedHostPorts>(p->io);
       RuncOptions ro;
+      ro.network = p->network.get();
       ro.runc = o.runc;
       ro.state_root = o.data_dir + "/runc";
       ro.shim = o.shim;
@@ -670,6 +701,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   SupervisorParts parts;
   parts.runtimes = runtimes;
   parts.probes = p->prober.get();
+  parts.network = p->network.get();
+  parts.forwards = p->forwards.get();
   p->sup = std::make_unique<Supervisor>(so, parts);
   // A runtime that finishes work on another thread (a pull) wakes the io thread at once.
   for (Runtime* rt : runtimes) {

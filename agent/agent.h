@@ -52,6 +52,10 @@ struct AgentOptions {
   int image_gc_high_percent = 85;
   int image_gc_low_percent = 80;
   int64_t image_gc_period_ms = 5 * 60'000;  // the kubelet's 5 minutes
+  // The pod network of image-based pods (network/pod_network.h): this node's pod range and
+  // the bridge its pods hang on. Agents sharing a machine need a range and a bridge each.
+  std::string pod_cidr = "10.88.0.0/24";
+  std::string pod_bridge = "tug0";
 };
 
 class Agent {

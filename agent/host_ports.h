@@ -4,6 +4,9 @@
 #pragma once
 
 #include <set>
+#include <string>
+
+#include "base/status.h"
 
 namespace tug::agent {
 
@@ -27,6 +30,19 @@ class KernelHostPorts : public HostPorts {
 
  private:
   std::set<int> taken_;
+};
+
+// A pod with a network of its own has its hostPorts forwarded from the node to the pod (as the
+// kubelet's portmap plugin does). Behind an interface: the agent relays bytes (tcp_forwarder.h)
+// on its io thread, tests record what was asked.
+class HostPortForwards {
+ public:
+  virtual ~HostPortForwards() = default;
+  // Forwards TCP connections to `listen` ("ip:port") to `target` ("ip:port") until Close.
+  virtual Status Open(const std::string& pod_uid, const std::string& listen,
+                      const std::string& target) = 0;
+  // Ends every forward of the pod.
+  virtual void Close(const std::string& pod_uid) = 0;
 };
 
 }  // namespace tug::agent

@@ -110,12 +110,19 @@ ProbeResult Http(const ProbeSpec& p, int port) {
 
 ProbeResult Exec(const ProbeSpec& p, const ProbeTarget& t) {
   if (p.command.empty()) return {false, "the exec probe has no command"};
-  auto exe = ResolveExecutable(p.command[0], t.env, t.work_dir);
+  std::vector<std::string> argv = t.exec_prefix;
+  argv.insert(argv.end(), p.command.begin(), p.command.end());
+  // Inside a container the runtime's tool finds the command there, with the container's own
+  // environment; on the host, the container's environment finds it.
+  std::vector<std::string> env =
+      t.exec_prefix.empty() ? t.env : std::vector<std::string>{"PATH=" + std::string(kDefaultPath)};
+  std::string work_dir = t.exec_prefix.empty() ? t.work_dir : "/";
+  auto exe = ResolveExecutable(argv[0], env, work_dir);
   if (!exe.ok()) return {false, exe.status().message()};
   SpawnOptions so;
   so.new_group = true;  // killed whole on timeout
-  so.work_dir = t.work_dir;
-  auto spawned = SpawnProcess(exe.value(), p.command, t.env, so);
+  so.work_dir = work_dir;
+  auto spawned = SpawnProcess(exe.value(), argv, env, so);
   if (!spawned.ok())
     return {false, "cannot run " + p.command[0] + ": " + spawned.status().message()};
   pid_t pid = spawned.value();
@@ -198,10 +205,13 @@ Result<ProbeSpec> ParseProbe(const json& probe) {
   return p;
 }
 
-ProbeResult RunProbe(const ProbeSpec& p, const ProbeTarget& t) {
-  if (p.kind == ProbeSpec::Kind::kExec) return Exec(p, t);
-  auto port = HostPort(p, t);
+ProbeResult RunProbe(const ProbeSpec& spec, const ProbeTarget& t) {
+  if (spec.kind == ProbeSpec::Kind::kExec) return Exec(spec, t);
+  auto port = HostPort(spec, t);
   if (!port.ok()) return {false, port.status().message()};
+  // As in Kubernetes, the host defaults to the pod's address.
+  ProbeSpec p = spec;
+  if (p.host.empty()) p.host = t.host.empty() ? "127.0.0.1" : t.host;
   if (p.kind == ProbeSpec::Kind::kTcpSocket) return Tcp(p, port.value());
   return Http(p, port.value());
 }

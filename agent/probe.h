@@ -17,7 +17,7 @@ namespace tug::agent {
 
 struct ProbeSpec {
   enum class Kind { kHttpGet, kTcpSocket, kExec } kind = Kind::kTcpSocket;
-  std::string host = "127.0.0.1";
+  std::string host;  // httpGet/tcpSocket host: "" for the pod (ProbeTarget::host)
   std::string port;  // a number, or the name of a container port
   std::string path = "/";
   std::string scheme = "HTTP";
@@ -37,8 +37,12 @@ Result<ProbeSpec> ParseProbe(const nlohmann::json& probe);
 // Where the probe runs: the container's host ports by name and number, and for exec its
 // environment and working directory.
 struct ProbeTarget {
+  std::string host;                        // where the ports are ("": 127.0.0.1)
   std::map<std::string, int> named_ports;  // port name -> host port
   std::map<int, int> ports;                // container port -> host port
+  // Runs an exec probe's command inside the container (Runtime::ExecPrefix); empty: on the
+  // host, with `env` and `work_dir`.
+  std::vector<std::string> exec_prefix;
   std::vector<std::string> env;
   std::string work_dir;
 };

@@ -130,6 +130,8 @@ struct Supervisor::Pod {
   bool server_terminal = false;  // the server marked it Succeeded/Failed (e.g. NodeLost)
   bool awaiting_list = false;    // recovered with containers to start once the API agrees
   std::string reason, message;   // a pod-level failure (UnsupportedImage)
+  bool own_network = false;      // in a network namespace of its own, at pod_ip
+  std::string pod_ip;
   std::string start_time;
   mutable bool dirty = true;  // changed since its report was last taken
   bool active() const { return assigned && !server_terminal; }
@@ -207,6 +209,28 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     c.launch.run_as_user = cs.run_as_user ? cs.run_as_user : spec.run_as_user;
     c.launch.run_as_group = cs.run_as_group ? cs.run_as_group : spec.run_as_group;
     c.launch.host_network = spec.host_network;
+    // Its own network if the runtime that will run it gives one (an image's container; a host
+    // process shares the host's network).
+    bool own_net = false;
+    if (parts_.network && !spec.host_network) {
+      for (Runtime* rt : parts_.runtimes) {
+        if (rt->CanRun(c.launch)) continue;
+        own_net = rt->GivesPodNetwork(c.launch);
+        break;
+      }
+    }
+    if (own_net && !p->own_network) {
+      p->own_network = true;
+      auto ip = parts_.network->Assign(p->uid);
+      if (ip.ok()) {
+        p->pod_ip = *ip;
+      } else {
+        p->reason = "CreatePodSandboxError";
+        p->message = "cannot give the pod an address: " + ip.status().message();
+      }
+    }
+    c.launch.pod_uid = p->uid;
+    c.launch.pod_network = own_net;
     c.launch.cpu_limit_millis = cs.cpu_limit.milli();
     c.launch.cpu_request_millis = cs.cpu_request.milli();
     for (const auto& m : cs.volume_mounts) {
@@ -231,7 +255,9 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
             b.host_port = sb["hostPort"].get<int>();
         }
       }
-      if (b.host_port == 0) {
+      if (own_net) {
+        // Its ports are the pod's own; a hostPort is forwarded to it (below), not allocated.
+      } else if (b.host_port == 0) {
         b.host_port = parts_.ports->Allocate();
       } else {
         parts_.ports->Reserve(b.host_port);
@@ -247,12 +273,12 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
         {"POD_NAMESPACE", p->ns},
         {"POD_UID", p->uid},
         {"NODE_NAME", o_.node_name},
-        {"POD_IP", host_ip},
+        {"POD_IP", own_net ? p->pod_ip : host_ip},
         {"HOST_IP", host_ip}};
     // What only a process on the host needs: an image's container has its own PATH and HOME,
     // and its ports are its own, not the host's.
     std::set<std::string> host_only = {"PATH", "HOME"};
-    for (size_t i = 0; i < c.ports.size(); ++i) {
+    for (size_t i = 0; i < c.ports.size() && !own_net; ++i) {
       if (i == 0) vars["PORT"] = std::to_string(c.ports[i].host_port);
       if (i == 0) host_only.insert("PORT");
       if (!c.ports[i].name.empty()) {
@@ -291,6 +317,21 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
     }
     c.restart_at_ms = now;
     p->containers.push_back(std::move(c));
+  }
+  // hostPorts of a pod with its own address: forwarded for as long as the pod is here (also
+  // again after an agent restart, as the forwards ended with the agent).
+  if (p->own_network && !p->pod_ip.empty() && parts_.forwards) {
+    for (const auto& c : p->containers) {
+      for (const auto& b : c.ports) {
+        if (b.host_port <= 0 || b.protocol != "TCP") continue;
+        std::string listen = o_.host_ip + ":" + std::to_string(b.host_port);
+        std::string target = p->pod_ip + ":" + std::to_string(b.container_port);
+        if (Status s = parts_.forwards->Open(p->uid, listen, target); !s)
+          Event(*p, "Warning", "FailedHostPort",
+                "container " + c.spec.name + ": hostPort " + std::to_string(b.host_port) +
+                    " is not forwarded: " + s.message());
+      }
+    }
   }
   if (Status s = parts_.files->SavePod(p->key, pod.dump()); !s) {
     p->reason = "AgentError";
@@ -387,6 +428,13 @@ void Supervisor::Recover(int64_t now) {
       }
     }
     pods_[p->uid] = std::move(p);
+  }
+  // Networks of pods that are gone (deleted while the agent was down, or cut off half-way).
+  if (parts_.network) {
+    std::set<std::string> live;
+    for (const auto& [uid, p] : pods_)
+      live.insert(uid);
+    parts_.network->Prune(live);
   }
 }
 
@@ -659,9 +707,12 @@ void Supervisor::Probe(Pod& p, size_t i, bool liveness, int64_t now) {
   s.next_ms = now + s.spec->period_ms;
   ProbeTarget t;
   for (const auto& b : c.ports) {
-    t.ports[b.container_port] = b.host_port;
-    if (!b.name.empty()) t.named_ports[b.name] = b.host_port;
+    int port = p.own_network ? b.container_port : b.host_port;
+    t.ports[b.container_port] = port;
+    if (!b.name.empty()) t.named_ports[b.name] = port;
   }
+  if (p.own_network) t.host = p.pod_ip;
+  if (c.running) t.exec_prefix = p.runtime->ExecPrefix(*c.running);
   t.env = c.launch.env;
   t.work_dir = c.launch.work_dir;
   parts_.probes->Run(ProbeKey{p.uid, i, liveness, c.run}, *s.spec, t);
@@ -725,9 +776,16 @@ void Supervisor::Tick(int64_t now) {
     }
     if (!p.assigned && !p.busy()) {
       // Gone from the API and stopped: its files (logs included) go with it.
-      for (const auto& c : p.containers)
-        for (const auto& b : c.ports)
-          parts_.ports->Release(b.host_port);
+      if (p.own_network) {
+        if (parts_.forwards) parts_.forwards->Close(p.uid);
+        // A failure is retried by Prune when the agent starts again.
+        if (Status s = parts_.network->Detach(p.uid); !s)
+          Event(p, "Warning", "FailedKillPod", "cannot remove the pod's network: " + s.message());
+      } else {
+        for (const auto& c : p.containers)
+          for (const auto& b : c.ports)
+            parts_.ports->Release(b.host_port);
+      }
       parts_.files->Remove(p.key);
       it = pods_.erase(it);
       continue;
@@ -809,8 +867,8 @@ PodReport Supervisor::ReportOf(const Pod& p) const {
                                           : "Running";
     json st = {{"phase", phase},
                {"hostIP", o_.host_ip},
-               {"podIP", o_.host_ip},
-               {"podIPs", {{{"ip", o_.host_ip}}}},
+               {"podIP", p.own_network ? p.pod_ip : o_.host_ip},
+               {"podIPs", {{{"ip", p.own_network ? p.pod_ip : o_.host_ip}}}},
                {"startTime", p.start_time},
                {"containerStatuses", statuses}};
     if (!p.reason.empty()) {

@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/host_ports.h"
+#include "agent/network/pod_network.h"
 #include "agent/pod_files.h"
 #include "agent/probe.h"
 #include "agent/restart_policy.h"
@@ -91,6 +92,10 @@ struct SupervisorParts {
   PodFiles* files = nullptr;     // nullptr: DiskPodFiles under SupervisorOptions::pods_dir
   HostPorts* ports = nullptr;    // nullptr: KernelHostPorts
   const Clock* clock = nullptr;  // for the status's timestamps; nullptr: the machine's
+  // nullptr: every pod is on the host's network (and its ports are host ports).
+  PodAddresses* network = nullptr;
+  // nullptr: hostPorts of pods with a network of their own are not forwarded.
+  HostPortForwards* forwards = nullptr;
 };
 
 class Supervisor {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: a local cluster (scripts/local-cluster.sh), the web-server example applied to it,
-# and what to do next. Run from the repository's root after a build.
+# make demo: a local cluster (scripts/local-cluster.sh), the web-server example applied to it
+# (host processes), the seed's application from container images (a database and three web
+# servers, pulled from the launcher's registry and run with runc), and what to do next. Run
+# from the repository's root after a build.
 set -euo pipefail
 
 DIR=${TUG_DEMO_DIR:-.tug-local}
@@ -32,6 +34,24 @@ echo "The replicas answer:"
 for u in "${urls[@]}"; do
   printf '  curl %-32s -> %s\n' "$u" "$(curl -s --max-time 3 "$u" || echo '(no answer)')"
 done
+
+# The seed's application, from images: each pod has an address of its own, reached from its node.
+if [[ -f $DIR/registries.yaml ]]; then
+  echo
+  tugctl apply -n seed -f manifests/seed-example.yaml
+  tugctl rollout status -n seed deployment database --timeout 180s
+  tugctl rollout status -n seed deployment web-server --timeout 180s
+  echo
+  tugctl get pods -n seed -o wide
+  echo
+  echo "The image-based web servers answer at their pod addresses (from their nodes):"
+  # (Columns from the end: IP, NODE, PORTS.)
+  while read -r name ip node; do
+    [[ $name == web-server-* ]] || continue
+    printf '  %s: curl http://%s:8080/ -> %s\n' "$node" "$ip" \
+      "$(cluster exec "$node" curl -s --max-time 3 "http://$ip:8080/" || echo '(no answer)')"
+  done < <(tugctl get pods -n seed -o wide --no-headers | awk '{print $1, $(NF-2), $(NF-1)}')
+fi
 
 abs=$(cd "$DIR" && pwd)
 cat <<EOF

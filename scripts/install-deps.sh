@@ -12,7 +12,10 @@ packages=(
   catch2 libcli11-dev libspdlog-dev
   libssl-dev openssl        # tugd's HTTPS listener; the launcher makes its certificate
   libarchive-dev zlib1g-dev # the agent reads image layers (tar, gzip)
-  iproute2 procps           # network namespaces and process tools for the end-to-end tests
+  iproute2 procps util-linux  # network namespaces (ip, nsenter) and process tools
+  runc                      # the agent's OCI runtime
+  umoci skopeo busybox-static redis-server  # scripts/images.sh builds and pushes test images
+  docker-registry           # the local registry the launcher and the image tests run
   curl                      # make demo asks the replicas for their answer
 )
 
@@ -34,6 +37,17 @@ else
 fi
 
 echo "install-deps: installing ${missing[*]}"
+# Packaged daemons (redis-server, docker-registry) must not start as services here: only their
+# programs are used. policy-rc.d's exit 101 tells invoke-rc.d "do not start"; ours is removed
+# again afterwards, and one that was already there is left alone.
+policy=/usr/sbin/policy-rc.d
+ours=false
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" > /dev/null
+  "${sudo[@]}" chmod 0755 "$policy"
+  ours=true
+fi
+trap '$ours && "${sudo[@]}" rm -f "$policy"' EXIT
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -19,6 +19,15 @@
 #   exec NAME CMD...   run CMD where NAME runs (inside its namespace)
 #   pid NAME | addr NAME | servers | config | kubeconfig
 #
+# Images: `up` builds small images from this machine's files (scripts/images.sh: busybox,
+# tug-web, redis, and the seed's web-server-image and database-image), starts a registry with
+# them (netns: on the bridge, 10.213.N.1:5000; loopback: 127.0.0.1:B+400) and gives the
+# agents DIR/registries.yaml, which makes that registry docker.io's mirror: `image: redis:7`
+# and the seed's manifest pull from it, with no internet. Skipped, with a note, where
+# docker-registry, umoci or skopeo is missing. Image-based pods get addresses from their
+# node's range (node-a 10.244.1.0/24, node-b .2, node-c .3 with --subnet 0) on a bridge of
+# the node's; from a node, `exec node-a curl POD_IP:PORT` reaches them.
+#
 # Members also serve the API over HTTPS (netns: port 7443; loopback: B+301..B+303) with a
 # certificate `up` makes (DIR/tls: a CA and a server certificate naming every member's
 # address); DIR/kubeconfig points kubectl at cp1 with it.
@@ -35,6 +44,7 @@
 #   --node-grace-ms MS passed to every tugd (default 5000)
 set -euo pipefail
 
+SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 DIR=.tug-local
 BIN=build/cmd
 NET=auto
@@ -145,7 +155,9 @@ launch() {  # NAME ARGS...: starts ARGS (in NAME's namespace), records its PID
   shift
   mkdir -p "$DIR/logs" "$DIR/pids"
   local pre=()
-  [[ $MODE == netns ]] && pre=(ip netns exec "$(netns_of "$name")")
+  # nsenter, not `ip netns exec`: that one also remounts /sys, which hides the cgroup file
+  # systems an agent needs for limits and runc.
+  [[ $MODE == netns ]] && pre=(nsenter "--net=/run/netns/$(netns_of "$name")" --)
   # setsid: the process leads its own session, so a terminal's Ctrl-C does not reach it.
   setsid "${pre[@]}" "$@" >> "$DIR/logs/$name.log" 2>&1 < /dev/null &
   local pid=$!
@@ -169,8 +181,14 @@ start_one() {
       --initial-cluster "$initial" --token-file "$DIR/token" --node-grace-ms "$GRACE_MS" \
       --tls-addr "$(var TLS "$n")" --tls-cert "$DIR/tls/server-chain.crt" --tls-key "$DIR/tls/server.key"
   else
+    local registries=()
+    [[ -f $DIR/registries.yaml ]] && registries=(--registry-config "$DIR/registries.yaml")
+    # A pod range and a bridge per node (in loopback mode all agents share the host's network).
+    local i; i=$(index_of "$n")
     launch "$n" "$BIN/tug-agent" --name "$n" --data-dir "$DIR/$n" --server "$(servers)" \
-      --addr "$(var AGENT "$n")" --token-file "$DIR/token" --labels "tug.io/demo=true"
+      --addr "$(var AGENT "$n")" --token-file "$DIR/token" --labels "tug.io/demo=true" \
+      --pod-cidr "10.244.$((SUBNET % 64 * 4 + i - 3)).0/24" --pod-bridge "tugbr${SUBNET}x$i" \
+      "${registries[@]}"
   fi
 }
 
@@ -281,6 +299,58 @@ wait_for() {  # SECONDS WHAT CMD...: polls CMD every 0.2 s
   done
 }
 
+registry_addr() {
+  if [[ $MODE == netns ]]; then echo "10.213.$SUBNET.1:5000"; else echo "127.0.0.1:$((PORT_BASE + 400))"; fi
+}
+
+# The images and the registry that serves them (see the header).
+images_up() {
+  local images=$SCRIPTS/images.sh
+  rm -f "$DIR/registries.yaml"
+  for tool in docker-registry umoci skopeo; do
+    command -v "$tool" > /dev/null || {
+      echo "local-cluster: no $tool, so no local registry: pods can only pull from the internet" >&2
+      return 0
+    }
+  done
+  bash "$images" build --out "$DIR/images/layout" --bin "$BIN" > "$DIR/logs/images.log" 2>&1 \
+    || die "building the images failed: $(tail -5 "$DIR/logs/images.log")"
+  bash "$images" registry start "$DIR/registry" "$(registry_addr)" >> "$DIR/logs/images.log" 2>&1 \
+    || die "starting the registry failed: $(tail -5 "$DIR/logs/images.log")"
+  bash "$images" push "$(registry_addr)" --out "$DIR/images/layout" >> "$DIR/logs/images.log" 2>&1 \
+    || die "pushing the images failed: $(tail -5 "$DIR/logs/images.log")"
+  printf 'mirrors:\n  docker.io:\n    endpoint: ["http://%s"]\n' "$(registry_addr)" > "$DIR/registries.yaml"
+}
+
+# What runc started for the agents, if an agent could not clean it up: containers, their
+# root file systems and their groups, the pods' network namespaces (named in each agent's
+# network records) and, in loopback mode, the agents' bridges.
+runc_down() {
+  local a id
+  for a in "${AGENTS[@]}"; do
+    local root=$DIR/$a/runc
+    [[ -d $root ]] && command -v runc > /dev/null || continue
+    for id in $(runc --root "$root" list -q 2> /dev/null); do
+      runc --root "$root" kill --all "$id" KILL 2> /dev/null || true
+      runc --root "$root" delete --force "$id" 2> /dev/null || true
+    done
+  done
+  local m
+  for m in $(awk -v d="$DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2> /dev/null || true
+  done
+  for a in "${AGENTS[@]}"; do
+    find /sys/fs/cgroup -depth -type d -name "tug-$a" 2> /dev/null | while read -r g; do
+      find "$g" -depth -type d -exec rmdir {} + 2> /dev/null || true
+    done
+    local rec
+    for rec in "$DIR/$a"/network/*; do
+      [[ -f $rec ]] && ip netns del "tug-$(cat "$rec")" 2> /dev/null || true
+    done
+    [[ $MODE == netns ]] || ip link del "tugbr${SUBNET}x$(index_of "$a")" 2> /dev/null || true
+  done
+}
+
 ready_nodes() { [[ $(ctl get nodes --no-headers 2> /dev/null | awk '$2 == "Ready"' | wc -l) -eq 3 ]]; }
 
 # --- commands --------------------------------------------------------------------------------
@@ -308,6 +378,8 @@ case $CMD in
     command -v openssl > /dev/null || die "openssl is missing (scripts/install-deps.sh installs it)"
     make_certs
     [[ $MODE == netns ]] && net_up
+    mkdir -p "$DIR/logs"
+    images_up
     for m in "${MEMBERS[@]}"; do start_one "$m"; done
     wait_for 30 "electing a leader" ctl cluster status
     (umask 077 && ctl config kubeconfig > "$DIR/kubeconfig") || die "cannot write $DIR/kubeconfig"
@@ -321,6 +393,8 @@ case $CMD in
     else
       load_state
       for a in "${AGENTS[@]}"; do stop_one "$a"; done
+      runc_down
+      bash "$SCRIPTS/images.sh" registry stop "$DIR/registry" || true
       for pid in $(dir_processes); do kill -KILL "$pid" 2> /dev/null || true; done
       for m in "${MEMBERS[@]}"; do stop_one "$m"; done
       [[ $MODE == netns ]] && net_down
@@ -347,7 +421,7 @@ case $CMD in
     load_state
     n=${1:?name}
     shift
-    if [[ $MODE == netns ]]; then exec ip netns exec "$(netns_of "$n")" "$@"; else exec "$@"; fi
+    if [[ $MODE == netns ]]; then exec nsenter "--net=/run/netns/$(netns_of "$n")" -- "$@"; else exec "$@"; fi
     ;;
   pid) load_state; line=$(pid_of "${1:?name}") || die "$1 does not run"; echo "${line% *}" ;;
   addr) load_state; var ADDR "${1:?name}" ;;

@@ -3,6 +3,9 @@
 // every step is the test moving time or answering for the runtime.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <set>
+
 #include "agent/supervisor.h"
 #include "base/clock.h"
 #include "test/support/fake_runtime.h"
@@ -317,4 +320,100 @@ TEST_CASE(
   CHECK(st["restartCount"] == 0);
   CHECK(st["imageID"] == "docker.io/library/postgres@sha256:" + std::string(64, 'a'));
   CHECK(f.Reasons() == std::vector<std::string>{"Pulled", "Started"});
+}
+
+namespace {
+
+// Addresses handed out in order, and what was asked of them.
+struct FakePodAddresses : PodAddresses {
+  std::map<std::string, std::string> by_pod;
+  std::vector<std::string> detached;
+  std::set<std::string> pruned_live;
+  int next = 2;
+  tug::Result<std::string> Assign(const std::string& uid) override {
+    if (!by_pod.count(uid)) by_pod[uid] = "10.88.0." + std::to_string(next++);
+    return by_pod[uid];
+  }
+  tug::Status Detach(const std::string& uid) override {
+    detached.push_back(uid);
+    by_pod.erase(uid);
+    return tug::Status::Ok();
+  }
+  void Prune(const std::set<std::string>& live) override { pruned_live = live; }
+};
+
+struct RecordingForwards : HostPortForwards {
+  std::vector<std::string> opened, closed;
+  tug::Status Open(const std::string& uid, const std::string& listen,
+                   const std::string& target) override {
+    opened.push_back(uid + " " + listen + " -> " + target);
+    return tug::Status::Ok();
+  }
+  void Close(const std::string& uid) override { closed.push_back(uid); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a pod whose runtime gives it a network of its own reports its address, has its ports "
+    "there, its hostPorts forwarded, and its network removed with it",
+    "[agent][supervisor]") {
+  Fixture f;
+  FakePodAddresses net;
+  RecordingForwards fwd;
+  f.runtime.gives_pod_network = true;
+  auto make = [&] {
+    SupervisorOptions o;
+    o.node_name = "node-a";
+    o.host_ip = "192.0.2.7";
+    SupervisorParts parts{f.runtimes, &f.probes, &f.files, &f.ports, &f.clock, &net, &fwd};
+    f.sup = std::make_unique<Supervisor>(o, parts);
+  };
+  make();
+  json web = {{"name", "web"},
+              {"image", "tug-web"},
+              {"env", {{{"name", "ME"}, {"value", "$(POD_IP)"}}}},
+              {"ports", {{{"containerPort", 8080}, {"hostPort", 80}}, {{"containerPort", 9090}}}}};
+  json host = Pod("on-host", {Cmd()});
+  host["spec"]["hostNetwork"] = true;
+  f.sup->SetAssigned({Pod("web", {web}), host}, 0);
+  f.sup->StartDue(0);
+  REQUIRE(f.runtime.starting.size() == 2);
+  for (const auto& [run, c] : f.runtime.starting) {
+    if (c.id == "default/web/web") {
+      CHECK(c.pod_network);
+      CHECK(c.pod_uid == "uid-web");
+      // The pod's own address; no PORT: its ports are its own, not host ports.
+      CHECK(std::count(c.pod_env.begin(), c.pod_env.end(), "ME=10.88.0.2") == 1);
+      CHECK(std::count(c.pod_env.begin(), c.pod_env.end(), "POD_IP=10.88.0.2") == 1);
+      for (const auto& e : c.env)
+        CHECK(e.rfind("PORT=", 0) != 0);
+    } else {
+      CHECK(!c.pod_network);  // hostNetwork: the host's address and a host port
+    }
+  }
+  CHECK(f.ports.taken.size() == 1);  // the host-network pod's only
+  CHECK(fwd.opened == std::vector<std::string>{"uid-web 192.0.2.7:80 -> 10.88.0.2:8080"});
+  for (const auto& [run, c] : std::map<uint64_t, ContainerLaunch>(f.runtime.starting))
+    f.runtime.FinishStart(run);
+  f.sup->Tick(100);
+  CHECK(f.Status("web")["podIP"] == "10.88.0.2");
+  CHECK(f.Status("web")["podIPs"] == json::array({{{"ip", "10.88.0.2"}}}));
+  CHECK(f.Status("web")["hostIP"] == "192.0.2.7");
+  CHECK(f.Status("on-host")["podIP"] == "192.0.2.7");
+
+  // A restarted agent keeps the address and forwards again; networks of pods gone are pruned.
+  make();
+  fwd.opened.clear();
+  f.sup->Recover(200);
+  CHECK(net.pruned_live == std::set<std::string>{"uid-web", "uid-on-host"});
+  CHECK(fwd.opened == std::vector<std::string>{"uid-web 192.0.2.7:80 -> 10.88.0.2:8080"});
+  CHECK(f.Status("web")["podIP"] == "10.88.0.2");
+
+  // Deleted: stopped, then its forwards and its network go with it.
+  f.sup->SetAssigned({host}, 300);
+  f.sup->Tick(400);
+  CHECK(fwd.closed == std::vector<std::string>{"uid-web"});
+  CHECK(net.detached == std::vector<std::string>{"uid-web"});
+  CHECK(net.by_pod.empty());
 }

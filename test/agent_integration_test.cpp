@@ -21,6 +21,7 @@ using tug::net::RequestOptions;
 using tug::testing::AgentFleet;
 using tug::testing::ClusterOptions;
 using tug::testing::GetJson;
+using tug::testing::ProcessGone;
 using tug::testing::SendJson;
 using tug::testing::TugdCluster;
 using tug::testing::WaitFor;
@@ -209,14 +210,21 @@ TEST_CASE("two agents run a deployment, restart, recover, and take over for each
       60s);
   if (!moved) FAIL("pods: " << GetJson(api, kPods).dump() << "\n" << agents.Logs());
   for (const auto& [key, pid] : b_containers)
-    CHECK(::kill(pid, 0) == 0);  // still running: nobody told them otherwise
+    CHECK(!ProcessGone(pid));  // still running: nobody told them otherwise
 
   // node-b returns: the pods it ran are no longer bound to it, so it stops them.
   agents.Start("node-b");
   bool stopped = WaitFor([&] { return agents.ContainerPids("node-b").empty(); }, 30s);
   if (!stopped) FAIL(agents.Logs());
-  for (const auto& [key, pid] : b_containers)
-    CHECK(::kill(pid, 0) != 0);
+  // The shim goes first, its container's process a moment later.
+  bool gone = WaitFor(
+      [&] {
+        for (const auto& [key, pid] : b_containers)
+          if (!ProcessGone(pid)) return false;
+        return true;
+      },
+      10s);
+  CHECK(gone);
   CHECK(Total(ReadyByNode(api)) == 4);
 
   // The whole control plane goes away: the agents keep their pods running and keep trying;

@@ -361,7 +361,8 @@ TEST_CASE(
   CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("the seed's manifest applies as it is, and its pods say why they cannot start", "[e2e]") {
+TEST_CASE("the seed's application runs from images pulled through the launcher's registry",
+          "[e2e]") {
   REQUIRE_E2E();
   LocalCluster lc;
   INFO(lc.UpOutput());
@@ -370,30 +371,71 @@ TEST_CASE("the seed's manifest applies as it is, and its pods say why they canno
   INFO(Show(r));
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "deployment.apps/database created\ndeployment.apps/web-server created\n");
+  // One database and three web servers, each pulled (through the docker.io mirror the launcher
+  // configures) and run by runc in a network namespace of its own.
   json pods;
-  REQUIRE(WaitFor(
+  bool running = WaitFor(
       [&] {
         pods = lc.Get("/api/v1/namespaces/seed/pods");
         if (!pods.is_object()) return false;
-        size_t failed = 0;
+        size_t ready = 0;
         for (const auto& p : pods["items"])
-          if (p["status"].value("phase", "") == "Failed") ++failed;
-        return failed >= 4;
+          if (Ready(p)) ++ready;
+        return ready == 4;
       },
-      60s));
+      120s);
+  if (!running) FAIL("pods: " << pods.dump() << "\n" << lc.Logs());
+  std::set<std::string> ips;
+  size_t web = 0, db = 0;
   for (const auto& p : pods["items"]) {
-    if (p["status"].value("phase", "") != "Failed") continue;
     INFO(p.dump());
-    CHECK(p["status"].value("reason", "") == "UnsupportedImage");
-    std::string image = p["spec"]["containers"][0].value("image", "");
-    CHECK(p["status"].value("message", "").find(image) != std::string::npos);
+    std::string name = p["metadata"].value("name", "");
+    std::string node = p["spec"].value("nodeName", "");
+    std::string ip = p["status"].value("podIP", "");
+    const json& cs = p["status"]["containerStatuses"][0];
+    CHECK(cs.value("containerID", "").rfind("runc://", 0) == 0);
+    CHECK(cs.value("imageID", "").find("@sha256:") != std::string::npos);
+    // The pod's address is its own, from its node's range, not the node's.
+    CHECK(ip.rfind("10.244.", 0) == 0);
+    CHECK(ip != p["status"].value("hostIP", ""));
+    CHECK(ips.insert(ip).second);
+    if (p["spec"]["containers"][0].value("image", "") == "web-server-image:latest") {
+      ++web;
+      // From the node, at podIP:containerPort: the image's tug-web, with the pod's name.
+      auto ask = lc.Exec(node, {"curl", "-sS", "--max-time", "5", "http://" + ip + ":8080/"});
+      INFO(Show(ask));
+      CHECK(ask.out == "hello from " + name + " on " + node + "\n");
+    } else {
+      ++db;
+      // The database image is Debian's redis-server: it answers PING.
+      auto ping = lc.Exec(
+          node, {"bash", "-c",
+                 "exec 3<>/dev/tcp/" + ip + "/6379 && printf 'PING\\r\\n' >&3 && head -c 7 <&3"});
+      INFO(Show(ping));
+      CHECK(ping.out == "+PONG\r\n");
+    }
   }
-  auto get = lc.Tugctl({"get", "pods", "-n", "seed"});
-  CHECK(get.out.find("UnsupportedImage") != std::string::npos);
-  std::string one;
-  for (const auto& p : pods["items"])
-    if (p["status"].value("phase", "") == "Failed") one = p["metadata"].value("name", "");
+  CHECK(web == 3);
+  CHECK(db == 1);
+  // The pulls and starts, as kubectl describe shows them.
+  std::string one = pods["items"][0]["metadata"].value("name", "");
   auto describe = lc.Tugctl({"describe", "pod", one, "-n", "seed"});
-  CHECK(describe.out.find("Reason:") != std::string::npos);
-  CHECK(describe.out.find("UnsupportedImage") != std::string::npos);
+  INFO(Show(describe));
+  for (const char* reason : {"Pulled", "Created", "Started"})
+    CHECK(describe.out.find(reason) != std::string::npos);
+  // Deleting the application leaves no pod network namespace behind on any node.
+  r = lc.Tugctl({"delete", "-n", "seed", "-f", kSeedManifest});
+  INFO(Show(r));
+  CHECK(r.exit_code == 0);
+  bool cleaned = WaitFor(
+      [&] {
+        json left = lc.Get("/api/v1/namespaces/seed/pods");
+        if (!left.is_object() || !left["items"].empty()) return false;
+        for (const auto& p : pods["items"])
+          if (std::filesystem::exists("/run/netns/tug-" + p["metadata"].value("uid", "")))
+            return false;
+        return true;
+      },
+      60s);
+  CHECK(cleaned);
 }

@@ -38,5 +38,7 @@ TEST_CASE("whiteouts remove what lower layers put there, opaque markers hide a d
   CHECK_FALSE(ClassifyLayerEntry("etc/.wh.").ok());
   CHECK_FALSE(ClassifyLayerEntry("etc/.wh...").ok());
   CHECK_FALSE(ClassifyLayerEntry("../.wh.x").ok());
-  CHECK(ClassifyLayerEntry("./").status().message() == "layer entry \"./\" names the root itself");
+  // The root itself, as GNU tar and umoci write it first: nothing to create.
+  CHECK(ClassifyLayerEntry("./")->kind == LayerPath::Kind::kRoot);
+  CHECK(ClassifyLayerEntry(".")->kind == LayerPath::Kind::kRoot);
 }

@@ -65,6 +65,7 @@ TEST_CASE("a layer unpacks with files, links, modes and its diff_id checked", "[
   TempDir dir{"tug-unpack"};
   for (bool gzip : {true, false}) {
     std::string tar = MakeTar({
+        Dir("./", 0755),  // the root itself, as GNU tar and umoci write it: nothing to make
         Dir("./etc/", 0755),
         File("./etc/hostname", "box\n", 0644),
         File("usr/bin/tool", "#!/bin/sh\necho hi\n", 04755),  // parent not listed
@@ -80,7 +81,7 @@ TEST_CASE("a layer unpacks with files, links, modes and its diff_id checked", "[
     auto r = UnpackLayer(layer.blob_path, gzip, layer.diff_id, root);
     INFO((r.ok() ? "" : r.status().message()));
     REQUIRE(r.ok());
-    CHECK(r->entries == 8);
+    CHECK(r->entries == 9);
     CHECK(r->skipped == 1);  // the device
     CHECK(r->bytes == static_cast<int64_t>(tar.size()));
     CHECK(Slurp(root + "/etc/hostname") == "box\n");
@@ -110,6 +111,13 @@ TEST_CASE("a layer whose content is not its diff_id is refused", "[image]") {
   auto r = UnpackLayer(layer.blob_path, true, other, dir.path + "/root");
   REQUIRE(!r.ok());
   CHECK_THAT(r.status().message(), Catch::Contains(other) && Catch::Contains(layer.diff_id));
+
+  // A root entry that is not a directory would replace the root: refused.
+  std::string bad = MakeTar({File(".", "x")});
+  auto bad_layer = WriteLayer(dir.path, "bad.tar", bad, false);
+  fs::create_directory(dir.path + "/root3");
+  r = UnpackLayer(bad_layer.blob_path, false, bad_layer.diff_id, dir.path + "/root3");
+  REQUIRE(!r.ok());  // by libarchive or by us, never unpacked
 
   // A truncated gzip stream is an error too, not a short layer.
   std::string gz = Gzip(tar);

@@ -11,10 +11,17 @@
 #include <fstream>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+
 #include "agent/image/image_store.h"
+#include "agent/network/pod_network.h"
+#include "agent/probe.h"
 #include "agent/runtime/container_rootfs.h"
 #include "agent/runtime/memory_cgroup.h"
 #include "agent/runtime/runc_runtime.h"
+#include "base/command.h"
+#include "net/http_client.h"
+#include "net/tcp_forwarder.h"
 #include "test/support/oci_builder.h"
 #include "test/support/programs.h"
 #include "test/support/registry_process.h"
@@ -56,8 +63,8 @@ BuiltImage BusyboxImage() {
                                 File("etc/group", "root:x:0:\napp:x:1000:\nextra:x:2000:app\n"),
                                 Dir("tmp", 01777),
                                 Dir("srv")};
-  for (const char* applet :
-       {"sh", "echo", "sleep", "cat", "id", "pwd", "hostname", "tail", "env", "ls", "true", "grep"})
+  for (const char* applet : {"sh", "echo", "sleep", "cat", "id", "pwd", "hostname", "tail", "env",
+                             "ls", "true", "grep", "httpd", "wget", "ip", "false", "test"})
     base.push_back(Symlink(std::string("bin/") + applet, "busybox"));
   ImageOptions o;
   o.config = {{"Cmd", {"sh", "-c", "echo image-cmd $A; id -u; pwd; hostname"}},
@@ -101,8 +108,9 @@ struct Rig {
       ::rmdir((h.path().string() + rel).c_str());
   }
 
-  std::unique_ptr<RuncRuntime> NewRuntime(bool overlay = true) {
+  std::unique_ptr<RuncRuntime> NewRuntime(bool overlay = true, PodNetwork* network = nullptr) {
     RuncOptions o;
+    o.network = network;
     o.runc = kRunc;
     o.state_root = dir.path + "/runc";
     o.shim = Program("tug-shim");
@@ -334,4 +342,128 @@ TEST_CASE(
     INFO("groups left: " << left.size());
     CHECK(left.empty());
   }
+}
+
+namespace {
+
+// What an HTTP GET of http://addr/path answers ("" if nothing did).
+std::string HttpGet(const std::string& addr, const std::string& path) {
+  tug::net::HttpClient c({addr});
+  tug::net::RequestOptions o;
+  o.timeout = 3s;
+  o.max_unreachable_rounds = 1;
+  auto r = c.Get(path, o);
+  return r.ok() && r->status == 200 ? r->body : "";
+}
+
+bool LinkExists(const std::string& name) {
+  auto r = tug::RunCommand({"ip", "link", "show", "dev", name});
+  return r.ok() && r->exit_code == 0;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a pod's containers share a network namespace of their own at an address from the node's "
+    "range, reached from the node, through a hostPort relay, and by exec probes inside",
+    "[image][runc]") {
+  REQUIRE_RUNC();
+  Rig rig;
+  // A range and bridge of this test's own, removed at the end.
+  const std::string bridge = "tugt" + std::to_string(::getpid() % 100000);
+  PodNetworkOptions no;
+  no.cidr = "10.251." + std::to_string(::getpid() % 250) + ".0/24";
+  no.bridge = bridge;
+  no.state_dir = rig.dir.path + "/network";
+  auto opened = PodNetwork::Open(no);
+  REQUIRE(opened.ok());
+  auto network = std::move(opened).value();
+  const std::string uid = "uid-net-" + std::to_string(::getpid());
+  struct Cleanup {  // whatever a failed check left: the pods' namespaces, then the bridge
+    std::string bridge, uid;
+    ~Cleanup() {
+      for (const auto& ns : {PodNetwork::NetnsName(uid), PodNetwork::NetnsName("another")})
+        (void)tug::RunCommand({"ip", "netns", "del", ns});
+      (void)tug::RunCommand({"ip", "link", "del", bridge});
+    }
+  } cleanup{bridge, uid};
+  rig.runtime = rig.NewRuntime(true, network.get());
+
+  auto ip = network->Assign(uid);
+  REQUIRE(ip.ok());
+  CHECK(*ip == network->range().Pod(0));
+  auto server = rig.Launch("netpod");
+  server.pod_uid = uid;
+  server.pod_network = true;
+  REQUIRE(rig.runtime->GivesPodNetwork(server));
+  server.command = {"sh", "-c",
+                    "echo hello from $(hostname) > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"};
+  const uint64_t run = rig.next_run++;
+  rig.runtime->Start(run, server);
+  auto started = rig.Until(run, RuntimeEvent::Type::kStarted);
+  INFO(started.back().message);
+  REQUIRE(started.back().type == RuntimeEvent::Type::kStarted);
+  const ContainerHandle handle = started.back().handle;
+
+  // From the node, at podIP:containerPort.
+  std::string answer;
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       answer.empty() && std::chrono::steady_clock::now() < end;)
+    if ((answer = HttpGet(*ip + ":8080", "/index.html")).empty())
+      std::this_thread::sleep_for(50ms);  // until httpd listens
+  CHECK(answer == "hello from netpod\n");
+
+  // A second container of the pod reaches the first on 127.0.0.1 and sees the pod's address.
+  auto side = rig.Launch("netpod-side");
+  side.pod_uid = uid;
+  side.pod_network = true;
+  side.command = {"sh", "-c",
+                  "wget -qO- http://127.0.0.1:8080/index.html; ip -4 -o addr show eth0"};
+  CHECK(rig.RunToExit(side).exit_code == 0);
+  std::string log = Slurp(side.log_path);
+  CHECK(log.find("hello from netpod") != std::string::npos);
+  CHECK(log.find("inet " + *ip + "/24") != std::string::npos);
+
+  // A hostPort: the node's port relayed to the pod.
+  boost::asio::io_context io;
+  tug::net::TcpForwarder forward(io);
+  REQUIRE(forward.Listen("127.0.0.1:0", *ip + ":8080").ok());
+  std::thread io_thread([&] { io.run(); });
+  CHECK(HttpGet("127.0.0.1:" + std::to_string(forward.port()), "/index.html") ==
+        "hello from netpod\n");
+  forward.Stop();
+  io_thread.join();
+
+  // Exec probes run inside the container (the file exists only there).
+  ProbeSpec probe;
+  probe.kind = ProbeSpec::Kind::kExec;
+  probe.timeout_ms = 5000;
+  ProbeTarget target;
+  target.exec_prefix = rig.runtime->ExecPrefix(handle);
+  probe.command = {"test", "-f", "/tmp/index.html"};
+  auto ok = RunProbe(probe, target);
+  INFO(ok.message);
+  CHECK(ok.success);
+  probe.command = {"test", "-f", "/no/such/file"};
+  CHECK(!RunProbe(probe, target).success);
+
+  // Stopped and detached: no namespace, veth or record is left; the address is free again.
+  rig.runtime->Stop(handle, true);
+  CHECK(rig.Until(run, RuntimeEvent::Type::kExited, 15s).back().type ==
+        RuntimeEvent::Type::kExited);
+  CHECK(fs::exists(PodNetwork::NetnsPath(uid)));
+  REQUIRE(network->Detach(uid).ok());
+  CHECK(!fs::exists(PodNetwork::NetnsPath(uid)));
+  CHECK(!LinkExists(PodNetwork::VethName(uid)));
+  CHECK(fs::is_empty(no.state_dir));
+  CHECK(*network->Assign("another") == network->range().Pod(0));
+
+  // A restarted agent finds the addresses it gave (records on disk) and prunes the pods gone.
+  REQUIRE(network->Attach("another").ok());
+  auto again = PodNetwork::Open(no);
+  REQUIRE(again.ok());
+  CHECK((*again)->AddressOf("another") == network->range().Pod(0));
+  (*again)->Prune({});
+  CHECK(!fs::exists(PodNetwork::NetnsPath("another")));
+  CHECK(fs::is_empty(no.state_dir));
 }

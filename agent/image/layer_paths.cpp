@@ -56,7 +56,7 @@ Result<LayerPath> ClassifyLayerEntry(const std::string& name) {
     out.path = dir.empty() ? hidden : dir + "/" + hidden;
     return out;
   }
-  if (path.empty()) return Status::Invalid("layer entry \"" + name + "\" names the root itself");
+  if (path.empty()) out.kind = LayerPath::Kind::kRoot;
   out.path = path;
   return out;
 }

@@ -7,7 +7,8 @@
 //   unpacker's business: it resolves every path inside the root);
 // - ".wh.<name>" is a whiteout: <name> in the same directory is removed (from lower layers);
 // - ".wh..wh..opq" makes its directory opaque: what lower layers put in it is hidden;
-// - a hard link's target is a path in the same root, cleaned and checked the same way.
+// - a hard link's target is a path in the same root, cleaned and checked the same way;
+// - "./" (which GNU tar and umoci write first) names the root itself: nothing to create.
 #pragma once
 
 #include <string>
@@ -17,15 +18,15 @@
 namespace tug::agent::image {
 
 struct LayerPath {
-  enum class Kind { kEntry, kWhiteout, kOpaque };
+  enum class Kind { kEntry, kWhiteout, kOpaque, kRoot };
   Kind kind = Kind::kEntry;
   // kEntry: the path to create; kWhiteout: the path to remove; kOpaque: the directory.
   // Relative to the root, cleaned, never empty for kEntry/kWhiteout ("" is the root itself
-  // for kOpaque).
+  // for kOpaque and kRoot).
   std::string path;
 };
 
-// Cleans a tar entry name; an error if it escapes the root or names nothing.
+// Cleans a tar entry name ("" for the root itself); an error if it escapes the root.
 Result<std::string> CleanLayerPath(const std::string& name);
 
 // What the entry named `name` asks for.

@@ -297,6 +297,14 @@ struct Unpacker {
     if (!what.ok()) return Status::Invalid("a hostile layer: " + what.status().message());
     ++stats.entries;
     const std::string& path = what->path;
+    if (what->kind == LayerPath::Kind::kRoot) {
+      // The unpack directory is the root: nothing to make, and anything but a directory here
+      // would mean replacing it.
+      if (archive_entry_filetype(e) != AE_IFDIR)
+        return Status::Invalid("a hostile layer: layer entry \"" + entry +
+                               "\" names the root itself and is not a directory");
+      return Status::Ok();
+    }
 
     if (what->kind == LayerPath::Kind::kOpaque) {
       auto d = MkdirAllInRoot(root, path);

@@ -190,8 +190,18 @@ void RuncRuntime::Work(uint64_t run, ContainerLaunch c) {
   struct rlimit nofile;
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
     oc.nofile_limit = std::min<int64_t>(oc.nofile_limit, static_cast<int64_t>(nofile.rlim_max));
+  std::string pod_ip;
+  if (c.pod_network && o_.network) {
+    // The pod's namespace, made by the first of its containers to get here.
+    auto netns = o_.network->Attach(c.pod_uid);
+    if (!netns.ok()) return failed(netns.status().message());
+    oc.netns_path = *netns;
+    pod_ip = o_.network->AddressOf(c.pod_uid).value_or("");
+  }
+  // As the kubelet writes it: the pod's name resolves to its address.
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  if (!c.hostname.empty()) hosts += "127.0.1.1\t" + c.hostname + "\n";
+  if (!c.hostname.empty())
+    hosts += (pod_ip.empty() ? std::string("127.0.1.1") : pod_ip) + "\t" + c.hostname + "\n";
   std::string resolv;
   (void)ReadWholeFile(o_.resolv_conf, &resolv);
   for (const auto& [name, text] : {std::pair<std::string, std::string>{"hosts", hosts},
@@ -358,6 +368,10 @@ std::vector<RuntimeEvent> RuncRuntime::Poll() {
     }
   }
   return out;
+}
+
+std::vector<std::string> RuncRuntime::ExecPrefix(const ContainerHandle& h) const {
+  return {o_.runc, "--root", o_.state_root, "exec", h.id};
 }
 
 Result<std::string> RuncRuntime::Logs(const std::string& log_path, int tail_lines) {

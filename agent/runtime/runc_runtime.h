@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "agent/image/image_store.h"
+#include "agent/network/pod_network.h"
 #include "agent/runtime/memory_cgroup.h"
 #include "agent/runtime/process_runtime.h"
 #include "agent/runtime/runtime.h"
@@ -47,6 +48,9 @@ struct RuncOptions {
   std::string resolv_conf = "/etc/resolv.conf";  // copied into each pod
   bool allow_overlay = true;
   int64_t pids_limit = 4096;  // per container, as a fork-bomb guard
+  // The node's pod network: a container not on the host's network joins its pod's namespace
+  // there. nullptr: each container gets a namespace with only a loopback interface.
+  PodNetwork* network = nullptr;
 };
 
 class RuncRuntime : public Runtime {
@@ -67,6 +71,11 @@ class RuncRuntime : public Runtime {
   void SetWake(std::function<void()> wake) override;
   Result<std::string> Logs(const std::string& log_path, int tail_lines) override;
   std::string MemoryEnforcement() const override;
+  bool GivesPodNetwork(const ContainerLaunch& c) const override {
+    return o_.network != nullptr && !c.host_network;
+  }
+  // `runc exec <id>`: an exec probe runs in the container, as the kubelet's does.
+  std::vector<std::string> ExecPrefix(const ContainerHandle& h) const override;
 
   // Whether runc is on this machine and usable (the agent offers this runtime only then).
   static std::string Unavailable(const std::string& runc);

@@ -59,6 +59,10 @@ struct ContainerLaunch {
   std::string working_dir;                 // the container's workingDir ("" for the image's)
   std::optional<int64_t> run_as_user, run_as_group;
   bool host_network = false;
+  // The pod's own network (network/pod_network.h): its uid names it; set when the runtime
+  // said GivesPodNetwork for this container.
+  std::string pod_uid;
+  bool pod_network = false;
   std::vector<ContainerMount> mounts;
   int64_t cpu_limit_millis = 0, cpu_request_millis = 0;
 };
@@ -128,6 +132,12 @@ class Runtime {
   virtual Result<std::string> Logs(const std::string& log_path, int tail_lines) = 0;
   // "" if memory limits are enforced on this machine, else why not (reported on the node).
   virtual std::string MemoryEnforcement() const = 0;
+  // Whether this runtime puts the container in its pod's own network namespace (then its
+  // ports are at podIP:containerPort) rather than on the host's network.
+  virtual bool GivesPodNetwork(const ContainerLaunch& /*c*/) const { return false; }
+  // The command line that runs a command inside a running container (an exec probe's), to be
+  // followed by the command; empty: run it as a process beside the container.
+  virtual std::vector<std::string> ExecPrefix(const ContainerHandle& /*h*/) const { return {}; }
 };
 
 }  // namespace tug::agent

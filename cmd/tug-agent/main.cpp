@@ -60,6 +60,13 @@ int main(int argc, char** argv) {
                  "percent of the image disk in use image garbage collection frees down to")
       ->default_val(80)
       ->check(CLI::Range(0, 100));
+  app.add_option("--pod-cidr", o.pod_cidr,
+                 "this node's pod range: image-based pods get an address from it (the first "
+                 "host address is the node's, on the pod bridge)")
+      ->default_val("10.88.0.0/24");
+  app.add_option("--pod-bridge", o.pod_bridge,
+                 "the bridge pods' veths hang on (made if missing; at most 15 characters)")
+      ->default_val("tug0");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_val("info");
   try {
     app.parse(argc, argv);

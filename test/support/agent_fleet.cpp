@@ -133,6 +133,13 @@ std::string AgentFleet::Logs() const {
   return out;
 }
 
+bool ProcessGone(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::string stat = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');
+  return close == std::string::npos || stat.compare(close + 2, 1, "Z") == 0;
+}
+
 std::map<std::string, pid_t> AgentFleet::ContainerPids(const std::string& name) const {
   // The container's process is the child of its supervisor process.
   std::map<pid_t, pid_t> child_of;  // parent -> a child

@@ -14,6 +14,11 @@
 
 namespace tug::testing {
 
+// True once `pid` has exited: no such process, or a zombie nobody has reaped yet (a
+// container's process outlives its shim and is re-parented to PID 1, which in a CI
+// container may never reap it).
+bool ProcessGone(pid_t pid);
+
 class AgentFleet {
  public:
   explicit AgentFleet(const TugdCluster& c) : c_(c) {}

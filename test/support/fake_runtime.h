@@ -50,6 +50,9 @@ class FakeRuntime : public Runtime {
            std::to_string(tail_lines) + " lines";
   }
   std::string MemoryEnforcement() const override { return ""; }
+  bool GivesPodNetwork(const ContainerLaunch& c) const override {
+    return gives_pod_network && !c.host_network;
+  }
 
   // The test's side: ends the start of `run` one way or the other, or ends the container.
   ContainerHandle FinishStart(uint64_t run, const std::string& image_id = "") {
@@ -85,6 +88,7 @@ class FakeRuntime : public Runtime {
   std::vector<std::pair<std::string, bool>> stops;  // container id, force
   bool exit_on_stop = true;                         // a stopped container exits at once
   bool refuse_adopt = false;
+  bool gives_pod_network = false;  // as runc: each pod in a network of its own
 
  private:
   std::string name_;
