@@ -12,6 +12,7 @@ packages=(
   catch2 libcli11-dev libspdlog-dev
   libssl-dev openssl        # tugd's HTTPS listener; the launcher makes its certificate
   libarchive-dev zlib1g-dev # the agent reads image layers (tar, gzip)
+  libcrypt-dev              # the image tests write a registry's htpasswd (bcrypt)
   iproute2 procps util-linux  # network namespaces (ip, nsenter) and process tools
   runc                      # the agent's OCI runtime
   umoci skopeo busybox-static redis-server  # scripts/images.sh builds and pushes test images

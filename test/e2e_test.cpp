@@ -423,6 +423,46 @@ TEST_CASE("the seed's application runs from images pulled through the launcher's
   INFO(Show(describe));
   for (const char* reason : {"Pulled", "Created", "Started"})
     CHECK(describe.out.find(reason) != std::string::npos);
+  // The database's agent is SIGKILLed and started again: it takes its runc containers over
+  // (same containers, no restart) and the database answers all along.
+  std::string db_node, db_ip;
+  std::map<std::string, std::string> ids;  // pod -> containerID
+  for (const auto& p : pods["items"]) {
+    ids[p["metadata"].value("name", "")] =
+        p["status"]["containerStatuses"][0].value("containerID", "");
+    if (p["spec"]["containers"][0].value("image", "") == "database-image:latest") {
+      db_node = p["spec"].value("nodeName", "");
+      db_ip = p["status"].value("podIP", "");
+    }
+  }
+  auto ping_db = [&] {
+    return lc
+        .Exec(db_node,
+              {"bash", "-c",
+               "exec 3<>/dev/tcp/" + db_ip + "/6379 && printf 'PING\\r\\n' >&3 && head -c 7 <&3"})
+        .out;
+  };
+  REQUIRE(lc.Kill(db_node));
+  CHECK(ping_db() == "+PONG\r\n");  // the agent is gone, its containers are not
+  REQUIRE(lc.Start(db_node));
+  const std::string agent_log = lc.dir() + "/logs/" + db_node + ".log";
+  CHECK(WaitFor(
+      [&] {
+        std::ifstream in(agent_log);
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        return text.find("took over") != std::string::npos;
+      },
+      30s));
+  json after = lc.Get("/api/v1/namespaces/seed/pods");
+  REQUIRE(after.is_object());
+  for (const auto& p : after["items"]) {
+    INFO(p.dump());
+    CHECK(ids[p["metadata"].value("name", "")] ==
+          p["status"]["containerStatuses"][0].value("containerID", ""));
+    CHECK(p["status"]["containerStatuses"][0].value("restartCount", -1) == 0);
+  }
+  CHECK(ping_db() == "+PONG\r\n");
+
   // Deleting the application leaves no pod network namespace behind on any node.
   r = lc.Tugctl({"delete", "-n", "seed", "-f", kSeedManifest});
   INFO(Show(r));

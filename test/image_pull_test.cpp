@@ -3,6 +3,7 @@
 // out bearer tokens: a real registry would not lie about a digest.
 #include <catch2/catch.hpp>
 
+#include <crypt.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "agent/image/image_store.h"
+#include "base/command.h"
 #include "test/support/oci_builder.h"
 #include "test/support/registry_process.h"
 #include "test/support/scripted_http_server.h"
@@ -436,4 +438,95 @@ TEST_CASE("image garbage collection removes unused images, oldest first, never o
   CHECK(!store->content().Has(b.image.layer_digests[0]));
   CHECK(fs::exists(pa->image.layer_dirs[0]));
   CHECK(store->content().Has(a.image.layer_digests[0]));
+}
+
+namespace {
+
+// A CA and a certificate for 127.0.0.1 it signs, made with the openssl command.
+struct TestCa {
+  std::string ca, cert, key;
+  explicit TestCa(const std::string& dir)
+      : ca(dir + "/ca.crt"), cert(dir + "/server.crt"), key(dir + "/server.key") {
+    std::ofstream(dir + "/san.cnf") << "subjectAltName=IP:127.0.0.1\n";
+    for (const std::vector<std::string>& step : std::vector<std::vector<std::string>>{
+             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+              "/CN=tug test CA", "-keyout", dir + "/ca.key", "-out", ca},
+             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+              "-keyout", key, "-out", dir + "/server.csr"},
+             {"openssl", "x509", "-req", "-in", dir + "/server.csr", "-CA", ca, "-CAkey",
+              dir + "/ca.key", "-CAcreateserial", "-days", "1", "-extfile", dir + "/san.cnf",
+              "-out", cert}}) {
+      auto s = tug::RunChecked(step);
+      INFO(s.message());
+      REQUIRE(s.ok());
+    }
+  }
+};
+
+// An htpasswd line as the registry reads it (bcrypt, as `htpasswd -B` writes).
+std::string HtpasswdLine(const std::string& user, const std::string& password) {
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+  REQUIRE(crypt_gensalt_rn("$2b$", 5, nullptr, 0, salt, sizeof salt) != nullptr);
+  crypt_data data{};
+  const char* hash = crypt_r(password.c_str(), salt, &data);
+  REQUIRE(hash != nullptr);
+  return user + ":" + hash + "\n";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a real registry over HTTPS with basic auth: the configured CA and credentials pull, a "
+    "wrong password, an unknown CA or plain HTTP do not, insecure_skip_verify does",
+    "[image]") {
+  REQUIRE_ROOT();
+  REQUIRE_REGISTRY();
+  TempDir dir{"tug-pull-tls"};
+  TestCa ca(dir.path);
+  std::ofstream(dir.path + "/htpasswd") << HtpasswdLine("puller", "s3cret");
+  // Pushed through a plain registry; served by a second one on the same storage.
+  fs::create_directories(dir.path + "/storage");
+  RegistryProcess plain({dir.path + "/storage", "", "", ""});
+  REQUIRE(plain.ready());
+  REQUIRE(PushImage(plain.HostPort(), "app", "1", AppImage("over tls")).ok());
+  RegistryProcess secure({dir.path + "/storage", ca.cert, ca.key, dir.path + "/htpasswd"});
+  INFO(secure.Log());
+  REQUIRE(secure.ready());
+  const std::string host = secure.HostPort();
+  // The registry is reached as a mirror of a name that resolves nowhere, so that nothing
+  // but the configured endpoint can answer.
+  auto config = [&](const std::string& scheme, const std::string& tls, const std::string& pw) {
+    return "mirrors:\n  registry.invalid:\n    endpoint: [\"" + scheme + "://" + host +
+           "\"]\nconfigs:\n  \"" + host + "\":\n    auth: {username: puller, password: " + pw +
+           "}\n" + (tls.empty() ? "" : "    tls: {" + tls + "}\n");
+  };
+  const std::string ref = "registry.invalid/app:1";
+  int n = 0;
+  auto pull = [&](const std::string& yaml) {
+    return OpenStore(dir.path + "/store" + std::to_string(n++), yaml)
+        ->Pull(ref, PullPolicy::kAlways);
+  };
+
+  auto ok = pull(config("https", "ca_file: " + ca.ca, "s3cret"));
+  INFO((ok.ok() ? "" : ok.status().message()));
+  REQUIRE(ok.ok());
+  CHECK(ok->pulled);
+  CHECK(ok->image.config.entrypoint == std::vector<std::string>{"/bin/app"});
+
+  auto wrong_password = pull(config("https", "ca_file: " + ca.ca, "guess"));
+  REQUIRE(!wrong_password.ok());
+  CHECK_THAT(wrong_password.status().message(), Catch::Contains("401") ||
+                                                    Catch::Contains("unauthorized") ||
+                                                    Catch::Contains("username and password"));
+
+  auto unknown_ca = pull(config("https", "", "s3cret"));
+  REQUIRE(!unknown_ca.ok());
+  CHECK_THAT(unknown_ca.status().message(), Catch::Contains("certificate"));
+
+  auto plain_http = pull(config("http", "", "s3cret"));
+  REQUIRE(!plain_http.ok());
+
+  auto skip = pull(config("https", "insecure_skip_verify: true", "s3cret"));
+  INFO((skip.ok() ? "" : skip.status().message()));
+  CHECK(skip.ok());
 }

@@ -466,4 +466,14 @@ TEST_CASE(
   (*again)->Prune({});
   CHECK(!fs::exists(PodNetwork::NetnsPath("another")));
   CHECK(fs::is_empty(no.state_dir));
+
+  // Many pods come and go: no namespace, veth or record outlives its pod.
+  for (int i = 0; i < 40; ++i) {
+    std::string pod = uid + "-" + std::to_string(i);
+    REQUIRE((*again)->Attach(pod).ok());
+    REQUIRE((*again)->Detach(pod).ok());
+    CHECK(!fs::exists(PodNetwork::NetnsPath(pod)));
+    CHECK(!LinkExists(PodNetwork::VethName(pod)));
+  }
+  CHECK(fs::is_empty(no.state_dir));
 }
