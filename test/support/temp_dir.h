@@ -1,12 +1,14 @@
-// A fresh directory under /tmp for one test, removed with everything in it when the test ends.
+// A fresh directory under /tmp for one test (or benchmark), removed with everything in it
+// when it ends.
 #pragma once
 
 #include <stdlib.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
-
-#include <catch2/catch.hpp>
 
 namespace tug::testing {
 
@@ -15,7 +17,9 @@ struct TempDir {
   // `prefix` names the test in the directory's name ("/tmp/<prefix>-XXXXXX").
   explicit TempDir(const std::string& prefix = "tug-test") {
     std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    // An exception, not a Catch assertion: benchmarks use this outside any test.
+    if (::mkdtemp(tmpl.data()) == nullptr)
+      throw std::runtime_error("cannot make " + tmpl + ": " + std::strerror(errno));
     path = tmpl;
   }
   ~TempDir() {
