@@ -477,3 +477,24 @@ TEST_CASE(
   }
   CHECK(fs::is_empty(no.state_dir));
 }
+
+TEST_CASE("volumes are mounted where volumeMounts say, readOnly honoured", "[image][runc]") {
+  REQUIRE_RUNC();
+  Rig rig;
+  const std::string empty_dir = rig.dir.path + "/pod/.volumes/scratch";
+  const std::string host_path = rig.dir.path + "/host-config";
+  fs::create_directories(empty_dir);
+  fs::create_directories(host_path);
+  std::ofstream(host_path + "/setting") << "from the host\n";
+  auto c = rig.Launch("vols");
+  c.mounts = {{empty_dir, "/data", false}, {host_path, "/config", true}};
+  c.command = {"sh", "-c",
+               "echo written > /data/out; cat /config/setting; "
+               "if echo x > /config/nope; then echo wrote; else echo refused; fi"};
+  CHECK(rig.RunToExit(c).exit_code == 0);
+  std::string log = Slurp(c.log_path);
+  CHECK(Slurp(empty_dir + "/out") == "written\n");  // the pod's emptyDir, on the node
+  CHECK(log.find("from the host\n") != std::string::npos);
+  CHECK(log.find("refused\n") != std::string::npos);  // readOnly
+  CHECK(!fs::exists(host_path + "/nope"));
+}
