@@ -4,7 +4,7 @@
 #include <chrono>
 #include <vector>
 
-#include "base/host_port.h"
+#include "net/tcp_listen.h"
 
 namespace tug::net {
 
@@ -14,19 +14,6 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
 using Strand = asio::strand<asio::io_context::executor_type>;
-
-namespace {
-
-Result<tcp::endpoint> Endpoint(const std::string& addr) {
-  auto hp = ParseHostPort(addr);
-  if (!hp) return hp.status();
-  error_code ec;
-  auto ip = asio::ip::make_address(hp->host, ec);
-  if (ec) return Status::Invalid("address \"" + addr + "\" is not ip:port");
-  return tcp::endpoint(ip, hp->port);
-}
-
-}  // namespace
 
 struct TcpForwarder::Impl : std::enable_shared_from_this<TcpForwarder::Impl> {
   Impl(asio::io_context& io, int max)
@@ -124,30 +111,17 @@ TcpForwarder::~TcpForwarder() {
 }
 
 Status TcpForwarder::Listen(const std::string& listen, const std::string& target) {
-  auto ep = Endpoint(listen);
-  if (!ep.ok()) return ep.status();
-  auto to = Endpoint(target);
+  auto to = TcpEndpoint(target);
   if (!to.ok()) return to.status();
   // Set up before anything runs on the strand: no other thread touches these yet.
   impl_->target = to.value();
-  error_code ec;
-  auto& a = impl_->acceptor;
-  a.open(ep.value().protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep.value(), ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    a.close(ec);
-    return Status::Error("cannot listen on " + listen + ": " + ec.message());
-  }
+  if (Status s = ListenTcp(impl_->acceptor, listen); !s) return s;
   asio::co_spawn(impl_->strand, impl_->Accept(), asio::detached);
   return Status::Ok();
 }
 
 uint16_t TcpForwarder::port() const {
-  error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  return BoundPort(impl_->acceptor);
 }
 
 void TcpForwarder::Stop() {

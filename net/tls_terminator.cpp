@@ -12,6 +12,7 @@
 
 #include "base/file.h"
 #include "base/host_port.h"
+#include "net/tcp_listen.h"
 
 namespace tug::net {
 
@@ -22,20 +23,6 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-namespace {
-
-// "ip:port" (IPv6 in brackets) as an endpoint; the error names the address.
-Result<tcp::endpoint> Endpoint(const std::string& addr) {
-  auto hp = ParseHostPort(addr);
-  if (!hp) return hp.status();
-  error_code ec;
-  auto ip = asio::ip::make_address(hp->host, ec);
-  if (ec) return Status::Invalid("address \"" + addr + "\" is not ip:port");
-  return tcp::endpoint(ip, hp->port);
-}
-
-}  // namespace
 
 Result<std::string> TlsTrustAnchor(const std::string& cert_file) {
   std::string pem;
@@ -192,26 +179,16 @@ Status TlsTerminator::UseCertificate(const std::string& cert_file, const std::st
 
 Status TlsTerminator::Listen(const std::string& addr, const std::string& backend) {
   if (!impl_->ctx) return Status::Invalid("no TLS certificate to serve " + addr + " with");
-  auto ep = Endpoint(addr);
-  if (!ep.ok()) return ep.status();
-  auto be = Endpoint(backend);
+  auto be = TcpEndpoint(backend);
   if (!be.ok()) return be.status();
   impl_->backend = be.value();
-  error_code ec;
-  auto& a = impl_->acceptor;
-  a.open(ep.value().protocol(), ec);
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep.value(), ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::Error("cannot listen on " + addr + ": " + ec.message());
+  if (Status s = ListenTcp(impl_->acceptor, addr); !s) return s;
   asio::co_spawn(impl_->io, impl_->Accept(), asio::detached);
   return Status::Ok();
 }
 
 uint16_t TlsTerminator::port() const {
-  error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  return BoundPort(impl_->acceptor);
 }
 
 void TlsTerminator::StopAccepting() {
