@@ -498,3 +498,22 @@ TEST_CASE("volumes are mounted where volumeMounts say, readOnly honoured", "[ima
   CHECK(log.find("refused\n") != std::string::npos);  // readOnly
   CHECK(!fs::exists(host_path + "/nope"));
 }
+
+TEST_CASE("a command that cannot be started is a StartError with runc's reason, not an exit code",
+          "[image][runc]") {
+  REQUIRE_RUNC();
+  Rig rig;
+  auto c = rig.Launch("nostart");
+  c.command = {"/no/such/program"};
+  auto exit = rig.RunToExit(c);
+  INFO(exit.message);
+  CHECK(exit.exit_code == 128);
+  CHECK(exit.reason == "StartError");
+  CHECK_THAT(exit.message, Catch::Contains("/no/such/program"));
+  // A container that exits 1 on its own is an Error, as before.
+  auto d = rig.Launch("fails");
+  d.command = {"sh", "-c", "exit 1"};
+  auto own = rig.RunToExit(d);
+  CHECK(own.exit_code == 1);
+  CHECK(own.reason == "Error");
+}

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/log_file.h"
 #include "agent/runtime/container_rootfs.h"
 #include "agent/runtime/oci_spec.h"
 #include "base/file.h"
@@ -288,7 +289,7 @@ Status RuncRuntime::Adopt(uint64_t run, const ContainerHandle& h) {
   auto shim = ContainerHandle::FromJson(h.state["shim"]);
   if (!shim.ok()) return shim.status();
   if (auto s = shims_.Adopt(run, *shim); !s.ok()) return s;
-  tracked_[run] = {h.id, h.state.value("bundle", ""), h.state.value("group", ""), h.image_id};
+  tracked_[run] = {h.id, h.state.value("bundle", ""), h.state.value("group", ""), h.image_id, ""};
   by_id_[h.id] = run;
   return Status::Ok();
 }
@@ -314,12 +315,16 @@ std::vector<RuntimeEvent> RuncRuntime::Poll() {
   for (auto& p : ready) {
     ContainerLaunch shim;
     shim.id = p.launch.id;
-    shim.argv = {o_.runc, "--root", o_.state_root, "run", "--bundle", p.bundle, p.runc_id};
+    // --pid-file: written once the container's process runs, so that an exit without it is
+    // runc failing to start it (StartError), not the container's own exit code.
+    (void)::unlink((p.bundle + "/init.pid").c_str());
+    shim.argv = {o_.runc,  "--root",     o_.state_root,          "run",    "--bundle",
+                 p.bundle, "--pid-file", p.bundle + "/init.pid", p.runc_id};
     shim.env = {kRuncPath};
     shim.work_dir = p.bundle;
     shim.state_dir = p.launch.state_dir;
     shim.log_path = p.launch.log_path;
-    tracked_[p.run] = {p.runc_id, p.bundle, p.group, p.image_id};
+    tracked_[p.run] = {p.runc_id, p.bundle, p.group, p.image_id, p.launch.log_path};
     by_id_[p.runc_id] = p.run;
     shims_.Start(p.run, shim);
   }
@@ -343,8 +348,21 @@ std::vector<RuntimeEvent> RuncRuntime::Poll() {
         tracked_.erase(t);
         break;
       case RuntimeEvent::Type::kExited:
-        if (MemoryCgroups::OomKilled(t->second.group) ||
-            (e.exit.exit_code == 137 && MemoryCgroups::LimitReached(t->second.group))) {
+        if (e.exit.exit_code > 0 && e.exit.exit_code < 128 &&
+            ::access((t->second.bundle + "/init.pid").c_str(), F_OK) != 0) {
+          // (runc's own failure; a stop that killed runc before the container began is an
+          // exit by that signal, as it was asked.)
+          // As the kubelet reports a container whose process could not be started: exit code
+          // 128, reason StartError, and runc's own words (the last line it wrote to the log).
+          e.exit.exit_code = 128;
+          e.exit.reason = "StartError";
+          auto tail = TailLog(t->second.log_path, 1);
+          std::string line = tail.ok() ? *tail : "";
+          while (!line.empty() && line.back() == '\n')
+            line.pop_back();
+          e.exit.message = line.empty() ? "runc could not start the container" : line;
+        } else if (MemoryCgroups::OomKilled(t->second.group) ||
+                   (e.exit.exit_code == 137 && MemoryCgroups::LimitReached(t->second.group))) {
           e.exit.reason = "OOMKilled";
           e.exit.exit_code = 137;
         }

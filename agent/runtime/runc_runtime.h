@@ -87,7 +87,7 @@ class RuncRuntime : public Runtime {
     std::string runc_id, bundle, group, image_id;
   };
   struct Tracked {  // a container from launch to cleanup
-    std::string runc_id, bundle, group, image_id;
+    std::string runc_id, bundle, group, image_id, log_path;
     bool oom_checked = false;
   };
   void Work(uint64_t run, ContainerLaunch c);
