@@ -429,7 +429,15 @@ void Supervisor::Recover(int64_t now) {
     }
     pods_[p->uid] = std::move(p);
   }
-  // Networks of pods that are gone (deleted while the agent was down, or cut off half-way).
+  // Containers no checkpoint names (started just before the previous agent died), then the
+  // networks of pods that are gone (deleted while the agent was down, or cut off half-way).
+  for (Runtime* rt : parts_.runtimes) {
+    std::vector<ContainerHandle> known;
+    for (const auto& [uid, p] : pods_)
+      for (const auto& c : p->containers)
+        if (c.running && c.running->runtime == rt->name()) known.push_back(*c.running);
+    rt->RemoveUnknown(known);
+  }
   if (parts_.network) {
     std::set<std::string> live;
     for (const auto& [uid, p] : pods_)

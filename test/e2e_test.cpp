@@ -401,16 +401,29 @@ TEST_CASE("the seed's application runs from images pulled through the launcher's
     CHECK(ips.insert(ip).second);
     if (p["spec"]["containers"][0].value("image", "") == "web-server-image:latest") {
       ++web;
-      // From the node, at podIP:containerPort: the image's tug-web, with the pod's name.
-      auto ask = lc.Exec(node, {"curl", "-sS", "--max-time", "5", "http://" + ip + ":8080/"});
+      // From the node, at podIP:containerPort: the image's tug-web, with the pod's name. (Its
+      // pod has no readiness probe, so Running does not mean listening yet: awaited.)
+      CommandResult ask;
+      WaitFor(
+          [&] {
+            ask = lc.Exec(node, {"curl", "-sS", "--max-time", "2", "http://" + ip + ":8080/"});
+            return ask.exit_code == 0;
+          },
+          15s);
       INFO(Show(ask));
       CHECK(ask.out == "hello from " + name + " on " + node + "\n");
     } else {
       ++db;
       // The database image is Debian's redis-server: it answers PING.
-      auto ping = lc.Exec(
-          node, {"bash", "-c",
-                 "exec 3<>/dev/tcp/" + ip + "/6379 && printf 'PING\\r\\n' >&3 && head -c 7 <&3"});
+      CommandResult ping;
+      WaitFor(
+          [&] {
+            ping = lc.Exec(node, {"bash", "-c",
+                                  "exec 3<>/dev/tcp/" + ip +
+                                      "/6379 && printf 'PING\\r\\n' >&3 && head -c 7 <&3"});
+            return ping.exit_code == 0;
+          },
+          15s);
       INFO(Show(ping));
       CHECK(ping.out == "+PONG\r\n");
     }

@@ -310,10 +310,27 @@ TEST_CASE(
   auto started = rig.Until(1, RuntimeEvent::Type::kStarted).back();
   REQUIRE(started.type == RuntimeEvent::Type::kStarted);
   auto saved = started.handle.ToJson();
-  rig.runtime = rig.NewRuntime();  // the agent restarts; the container keeps running
+  // A second one whose handle never reached a checkpoint (the agent died right after it
+  // started).
+  auto orphan = rig.Launch("orphan");
+  orphan.command = {"sh", "-c", "echo up; while true; do sleep 0.05; done"};
+  rig.runtime->Start(2, orphan);
+  auto orphan_started = rig.Until(2, RuntimeEvent::Type::kStarted).back();
+  REQUIRE(orphan_started.type == RuntimeEvent::Type::kStarted);
+  // (Started means `runc run` runs; the container exists once it prints.)
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       Slurp(orphan.log_path).empty() && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(20ms);
+  rig.runtime = rig.NewRuntime();  // the agent restarts; the containers keep running
   auto handle = ContainerHandle::FromJson(saved);
   REQUIRE(handle.ok());
   REQUIRE(rig.runtime->Adopt(7, *handle).ok());
+  // The one nobody knows goes, with its root file system; the adopted one runs on.
+  rig.runtime->RemoveUnknown({*handle});
+  auto listed = tug::RunCommand({kRunc, "--root", rig.dir.path + "/runc", "list", "--quiet"});
+  REQUIRE(listed.ok());
+  CHECK(listed->output == handle->id + "\n");
+  CHECK(!fs::exists(orphan.state_dir + "/bundle"));
   CHECK(rig.runtime->Poll().empty());  // still running
   rig.runtime->Stop(*handle, true);
   auto exit = rig.Until(7, RuntimeEvent::Type::kExited, 15s).back();

@@ -50,6 +50,7 @@ Result<RootfsKind> PrepareRootfs(const std::vector<std::string>& layer_dirs,
 }
 
 Status ReleaseRootfs(const std::string& bundle) {
+  if (bundle.empty() || bundle == "/") return Status::Invalid("no bundle to release");
   const std::string rootfs = bundle + "/rootfs";
   // Detach: a process that still holds a file in it (a late exec probe) does not keep the
   // mount alive in our namespace.

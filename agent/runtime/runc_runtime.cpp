@@ -10,10 +10,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "agent/log_file.h"
 #include "agent/runtime/container_rootfs.h"
 #include "agent/runtime/oci_spec.h"
+#include "base/command.h"
 #include "base/file.h"
 
 namespace tug::agent {
@@ -292,6 +295,27 @@ Status RuncRuntime::Adopt(uint64_t run, const ContainerHandle& h) {
   tracked_[run] = {h.id, h.state.value("bundle", ""), h.state.value("group", ""), h.image_id, ""};
   by_id_[h.id] = run;
   return Status::Ok();
+}
+
+void RuncRuntime::RemoveUnknown(const std::vector<ContainerHandle>& known) {
+  std::set<std::string> ids;
+  for (const auto& h : known)
+    ids.insert(h.id);
+  auto listed = RunCommand({o_.runc, "--root", o_.state_root, "list", "--quiet"});
+  if (!listed.ok() || listed->exit_code != 0) return;  // no state root yet: nothing ran
+  std::istringstream lines(listed->output);
+  for (std::string id; std::getline(lines, id);) {
+    if (id.empty() || ids.count(id) || by_id_.count(id)) continue;
+    auto state = RunCommand({o_.runc, "--root", o_.state_root, "state", id});
+    json st = state.ok() ? json::parse(state->output, nullptr, false) : json();
+    Tracked t;
+    t.runc_id = id;
+    t.bundle = st.is_object() ? st.value("bundle", "") : "";
+    // The group it was given is named as the container is (see Work).
+    if (cgroups_) t.group = cgroups_->base() + "/" + id;
+    (void)RunRunc({"kill", "--all", id, "KILL"});
+    Cleanup(t);
+  }
 }
 
 void RuncRuntime::Stop(const ContainerHandle& h, bool force) {

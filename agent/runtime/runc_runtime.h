@@ -66,6 +66,9 @@ class RuncRuntime : public Runtime {
   std::optional<Refusal> CanRun(const ContainerLaunch& c) const override;
   void Start(uint64_t run, const ContainerLaunch& c) override;
   Status Adopt(uint64_t run, const ContainerHandle& h) override;
+  // Every runc container under the state root that is not known is killed and deleted, with
+  // its root file system and groups.
+  void RemoveUnknown(const std::vector<ContainerHandle>& known) override;
   void Stop(const ContainerHandle& h, bool force) override;
   std::vector<RuntimeEvent> Poll() override;
   void SetWake(std::function<void()> wake) override;

@@ -122,6 +122,11 @@ class Runtime {
   // Follows a container an earlier agent started; its exit comes as kExited under `run`. An
   // error if the handle can no longer name that container (it was saved before a reboot).
   virtual Status Adopt(uint64_t run, const ContainerHandle& h) = 0;
+  // After Adopt has been called for every container the agent's checkpoints name: removes
+  // whatever this runtime still runs or keeps that none of them is (a container started just
+  // before the agent died, before its handle was checkpointed, would run on unseen). `known`
+  // is every adopted handle of this runtime. The default: nothing to find.
+  virtual void RemoveUnknown(const std::vector<ContainerHandle>& /*known*/) {}
   // Signals the whole container: SIGTERM, or SIGKILL with `force`. Its exit follows.
   virtual void Stop(const ContainerHandle& h, bool force) = 0;
   // What happened since the last call, in order.

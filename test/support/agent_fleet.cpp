@@ -71,6 +71,21 @@ AgentFleet::~AgentFleet() {
       agent::MemoryCgroups::Remove(r.cgroup);
     }
   }
+  // And any container supervisor no state file names (started just before its agent was
+  // killed, before the handle was checkpointed): found by its command line, which names the
+  // agent's data dir, and killed with its process group.
+  std::vector<std::string> dirs;
+  for (const auto& [name, p] : procs_)
+    dirs.push_back(DataDir(name) + "/");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string n = e.path().filename().string();
+    if (n.empty() || !std::isdigit(static_cast<unsigned char>(n[0]))) continue;
+    std::string cmdline = Slurp(e.path().string() + "/cmdline");
+    if (cmdline.find("tug-shim") == std::string::npos) continue;
+    for (const auto& d : dirs)
+      if (cmdline.find(d) != std::string::npos) ::kill(-std::stoi(n), SIGKILL);
+  }
 }
 
 std::string AgentFleet::DataDir(const std::string& name) const {

@@ -1,7 +1,8 @@
 // Runs real `tug-agent` processes against a TugdCluster for integration tests: start, kill,
 // restart by PID, each with its own data dir and log server port. The destructor kills the
 // agents and then every container they left running (found through the agents' state files,
-// by PID and start time), since containers outlive their agent by design.
+// by PID and start time, and by the command lines of container supervisors naming an agent's
+// data dir), since containers outlive their agent by design.
 #pragma once
 
 #include <sys/types.h>
