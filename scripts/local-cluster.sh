@@ -322,6 +322,16 @@ images_up() {
   printf 'mirrors:\n  docker.io:\n    endpoint: ["http://%s"]\n' "$(registry_addr)" > "$DIR/registries.yaml"
 }
 
+# The agents' groups (each node's, and its containers' below it), once nothing runs in them.
+groups_down() {
+  local a g
+  for a in "${AGENTS[@]}"; do
+    find /sys/fs/cgroup -depth -type d -name "tug-$a" 2> /dev/null | while read -r g; do
+      find "$g" -depth -type d -exec rmdir {} + 2> /dev/null || true
+    done
+  done
+}
+
 # What runc started for the agents, if an agent could not clean it up: containers, their
 # root file systems and their groups, the pods' network namespaces (named in each agent's
 # network records) and, in loopback mode, the agents' bridges.
@@ -340,9 +350,6 @@ runc_down() {
     umount -l "$m" 2> /dev/null || true
   done
   for a in "${AGENTS[@]}"; do
-    find /sys/fs/cgroup -depth -type d -name "tug-$a" 2> /dev/null | while read -r g; do
-      find "$g" -depth -type d -exec rmdir {} + 2> /dev/null || true
-    done
     local rec
     for rec in "$DIR/$a"/network/*; do
       [[ -f $rec ]] && ip netns del "tug-$(cat "$rec")" 2> /dev/null || true
@@ -396,6 +403,8 @@ case $CMD in
       runc_down
       bash "$SCRIPTS/images.sh" registry stop "$DIR/registry" || true
       for pid in $(dir_processes); do kill -KILL "$pid" 2> /dev/null || true; done
+      for _ in $(seq 50); do [[ -z $(dir_processes) ]] && break; sleep 0.1; done  # at most 5 s
+      groups_down
       for m in "${MEMBERS[@]}"; do stop_one "$m"; done
       [[ $MODE == netns ]] && net_down
       rm -rf "$DIR/pids"

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "agent/image/digest.h"
 #include "agent/image/layer_unpack.h"
@@ -23,6 +25,8 @@ namespace {
 
 // A config is a few KiB; this bounds what a hostile registry can make the agent hold.
 constexpr int64_t kMaxConfigBytes = 8 << 20;
+// Threads that fetch and unpack one image's layers at once (containerd's default is 3).
+constexpr size_t kLayerWorkers = 3;
 
 int64_t NowWallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -350,12 +354,37 @@ Result<PullOutcome> ImageStore::DoPull(const Reference& ref, PullPolicy policy) 
   img.config_digest = parsed->config.digest;
   img.config = *config;
   img.size = parsed->config.size;
-  for (size_t i = 0; i < parsed->layers.size(); ++i) {
-    const auto& layer = parsed->layers[i];
-    if (auto s = FetchBlobOnce(client, ref, layer, &fetched); !s.ok()) return s;
-    if (auto s = UnpackOnce(layer, config->diff_ids[i]); !s.ok()) return s;
+  // Layers are independent (each is unpacked into a directory of its own): up to
+  // kLayerWorkers threads fetch and unpack them, so that one layer's download overlaps
+  // another's unpacking. After a failure no further layer is started.
+  const size_t n = parsed->layers.size();
+  std::vector<Status> results(n, Status::Ok());
+  std::vector<int64_t> got(n, 0);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto work = [&](RegistryClient& c) {
+    for (size_t i; !failed && (i = next++) < n;) {
+      results[i] = FetchBlobOnce(c, ref, parsed->layers[i], &got[i]);
+      if (results[i].ok()) results[i] = UnpackOnce(parsed->layers[i], config->diff_ids[i]);
+      if (!results[i].ok()) failed = true;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t k = 1; k < std::min(n, kLayerWorkers); ++k) {
+    helpers.emplace_back([&] {
+      RegistryClient c(config_, *transport_);  // a token of its own, if the registry asks
+      c.set_idle_timeout(idle_timeout_);
+      work(c);
+    });
+  }
+  work(client);
+  for (auto& t : helpers)
+    t.join();
+  for (size_t i = 0; i < n; ++i) {
+    if (!results[i].ok()) return results[i];
     img.layer_dirs.push_back(LayerDir(config->diff_ids[i]));
-    img.size += layer.size;
+    img.size += parsed->layers[i].size;
+    fetched += got[i];
   }
   return done(std::move(img), true, fetched);
 }

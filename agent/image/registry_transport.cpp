@@ -78,7 +78,9 @@ std::string Lower(std::string s) {
   return s;
 }
 
-constexpr size_t kMaxErrorBody = 4096;
+constexpr size_t kMaxErrorBody = 4096;  // kept of an error answer, for its message
+// Read (and dropped beyond kMaxErrorBody) of an error answer before the connection is given up.
+constexpr int64_t kErrorBodyLimit = 1 << 20;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
 std::string SslErrors() {
@@ -100,9 +102,12 @@ Result<GetResponse> ReadResponse(Stream& stream, beast::tcp_stream& lowest, cons
   http::response_parser<http::buffer_body> parser;
   parser.header_limit(kMaxHeaderBytes);
   // Beast's own limit is checked against Content-Length up front and against a chunked body as
-  // it arrives; ours is the same number, so a body over it never reaches the sink.
-  parser.body_limit(max_body < 0 ? std::numeric_limits<uint64_t>::max()
-                                 : static_cast<uint64_t>(max_body));
+  // it arrives. It must also let an error answer through whose body is longer than the blob
+  // asked for (a 401's JSON before a 100-byte layer): max_body itself is checked below, for
+  // successful answers only, so a body over it never reaches the sink.
+  parser.body_limit(max_body < 0
+                        ? std::numeric_limits<uint64_t>::max()
+                        : static_cast<uint64_t>(std::max<int64_t>(max_body, kErrorBodyLimit)));
   boost::system::error_code ec;
   lowest.expires_after(req.idle_timeout);
   http::read_header(stream, buf, parser, ec);
@@ -112,6 +117,14 @@ Result<GetResponse> ReadResponse(Stream& stream, beast::tcp_stream& lowest, cons
   for (const auto& f : parser.get())
     out.headers[Lower(std::string(f.name_string()))] = std::string(f.value());
   bool success = out.status >= 200 && out.status < 300;
+  auto over_limit = [&] {
+    return Status::Invalid(req.url.Origin() + " sent a body over the limit of " +
+                           std::to_string(max_body) + " bytes");
+  };
+  if (success && max_body >= 0 && parser.content_length() &&
+      *parser.content_length() > static_cast<uint64_t>(max_body))
+    return over_limit();
+  int64_t total = 0;
   // A HEAD-like answer with no body (204, 304) or a redirect's body is of no interest beyond
   // its start.
   char chunk[64 * 1024];
@@ -121,14 +134,14 @@ Result<GetResponse> ReadResponse(Stream& stream, beast::tcp_stream& lowest, cons
     lowest.expires_after(req.idle_timeout);
     http::read(stream, buf, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::body_limit)
-      return Status::Invalid(req.url.Origin() + " sent a body over the limit of " +
-                             std::to_string(max_body) + " bytes");
+    if (ec == http::error::body_limit) return over_limit();
     if (ec)
       return Status::Unavailable("the answer from " + req.url.Origin() +
                                  " broke off: " + ec.message());
     size_t got = sizeof chunk - parser.get().body().size;
     if (got == 0) continue;
+    total += static_cast<int64_t>(got);
+    if (success && max_body >= 0 && total > max_body) return over_limit();
     if (success) {
       if (auto s = sink(std::string_view(chunk, got)); !s.ok()) return s;
     } else if (out.error_body.size() < kMaxErrorBody) {
