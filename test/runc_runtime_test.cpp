@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -96,6 +97,20 @@ struct Rig {
   }
   ~Rig() {
     runtime.reset();
+    // Whatever a failed check left running under this rig's runc root: killed and deleted, so
+    // that it neither outlives the test nor keeps the machine busy.
+    auto listed = tug::RunCommand({kRunc, "--root", dir.path + "/runc", "list", "--quiet"});
+    if (listed.ok() && listed->exit_code == 0) {
+      std::istringstream ids(listed->output);
+      for (std::string id; std::getline(ids, id);) {
+        if (id.empty()) continue;
+        (void)tug::RunCommand({kRunc, "--root", dir.path + "/runc", "kill", "--all", id, "KILL"});
+        (void)tug::RunCommand({kRunc, "--root", dir.path + "/runc", "delete", "--force", id});
+      }
+    }
+    std::error_code ec;
+    for (const auto& pod : fs::directory_iterator(dir.path + "/pods", ec))
+      (void)ReleaseRootfs(pod.path().string() + "/bundle");
     if (!cgroups) return;
     if (cgroups->v2()) {
       ::rmdir(cgroups->base().c_str());
