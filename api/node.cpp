@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "api/validation.h"
+#include "base/ipv4.h"
 
 namespace tug::api {
 
@@ -38,8 +39,22 @@ Result<json> PrepareNode(json obj) {
   json& spec = obj["spec"];
   if (!spec.is_object()) {
     InvalidError("spec", spec, "must be an object", &errors);
-  } else if (spec.contains("unschedulable") && !spec["unschedulable"].is_boolean()) {
-    InvalidError("spec.unschedulable", spec["unschedulable"], "must be true or false", &errors);
+  } else {
+    if (spec.contains("unschedulable") && !spec["unschedulable"].is_boolean())
+      InvalidError("spec.unschedulable", spec["unschedulable"], "must be true or false", &errors);
+    // The node's pod range (given by the control plane's node IPAM controller); podCIDRs
+    // mirrors it, as Kubernetes keeps both.
+    std::string cidr = StringField(spec, "podCIDR");
+    if (spec.contains("podCIDR") && !spec["podCIDR"].is_null() && cidr.empty()) {
+      InvalidError("spec.podCIDR", spec["podCIDR"], "must be a CIDR such as 10.244.1.0/24",
+                   &errors);
+    } else if (!cidr.empty()) {
+      if (auto r = Ipv4Cidr::Parse(cidr, 8, 30); !r.ok()) {
+        InvalidError("spec.podCIDR", cidr, r.status().message(), &errors);
+      } else {
+        spec["podCIDRs"] = json::array({cidr});
+      }
+    }
   }
   if (obj.contains("status") && obj["status"].is_object()) {
     json& st = obj["status"];
@@ -66,6 +81,7 @@ NodeInfo ReadNode(const json& node) {
   const json spec = node.is_object() ? node.value("spec", json::object()) : json::object();
   n.unschedulable =
       spec.is_object() && spec.contains("unschedulable") && spec["unschedulable"] == true;
+  n.pod_cidr = StringField(spec, "podCIDR");
   const json st = node.is_object() ? node.value("status", json::object()) : json::object();
   if (!st.is_object()) return n;
   json alloc = st.contains("allocatable") ? st["allocatable"] : st.value("capacity", json());

@@ -23,6 +23,7 @@ struct NodeInfo {
   bool ready = false;           // conditions[type=Ready].status == "True"
   std::string address;          // the first InternalIP (or Hostname) address
   std::string agent_addr;       // where the agent serves logs (status.daemonEndpoints)
+  std::string pod_cidr;         // spec.podCIDR: this node's pod range ("" until given)
 };
 
 // Defaults (allocatable from capacity when absent) and validation: the name is a DNS-1123

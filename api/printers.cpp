@@ -283,6 +283,60 @@ void PrintEvents(const std::vector<json>& objects, const TableContext& c, Printe
   }
 }
 
+// kubectl's PORT(S): "80/TCP", or "80:30080/TCP" with a node port.
+std::string ServicePorts(const json& svc) {
+  std::vector<std::string> parts;
+  for (const auto& p : AtArray(svc, {"spec", "ports"})) {
+    std::string s = std::to_string(Int(At(p, {"port"})));
+    if (Int(At(p, {"nodePort"})) > 0) s += ":" + std::to_string(Int(At(p, {"nodePort"})));
+    parts.push_back(s + "/" + Str(At(p, {"protocol"}), "TCP"));
+  }
+  return NoneIfEmpty(Join(parts, ","));
+}
+
+void PrintServices(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"};
+  if (c.wide) t->headers.push_back("SELECTOR");
+  for (const auto& s : objects) {
+    std::vector<std::string> row = {c.NameOf(s),
+                                    Str(At(s, {"spec", "type"}), "ClusterIP"),
+                                    Str(At(s, {"spec", "clusterIP"}), "<none>"),
+                                    "<none>",
+                                    ServicePorts(s),
+                                    c.AgeOf(s)};
+    if (c.wide) {
+      std::vector<std::string> sel;
+      const json& m = At(s, {"spec", "selector"});
+      if (m.is_object())
+        for (const auto& [k, v] : m.items())
+          sel.push_back(k + "=" + Str(v));
+      row.push_back(NoneIfEmpty(Join(sel, ",")));
+    }
+    t->rows.push_back(std::move(row));
+  }
+}
+
+// kubectl's ENDPOINTS: the first three ready ip:port pairs and how many more.
+void PrintEndpoints(const std::vector<json>& objects, const TableContext& c, PrintedTable* t) {
+  t->headers = {"NAME", "ENDPOINTS", "AGE"};
+  for (const auto& e : objects) {
+    std::vector<std::string> all;
+    for (const auto& sub : AtArray(e, {"subsets"})) {
+      for (const auto& a : AtArray(sub, {"addresses"})) {
+        const auto& ports = AtArray(sub, {"ports"});
+        if (ports.empty()) all.push_back(Str(At(a, {"ip"})));
+        for (const auto& p : ports)
+          all.push_back(Str(At(a, {"ip"})) + ":" + std::to_string(Int(At(p, {"port"}))));
+      }
+    }
+    std::string text;
+    for (size_t i = 0; i < all.size() && i < 3; ++i)
+      text += (i ? "," : "") + all[i];
+    if (all.size() > 3) text += " + " + std::to_string(all.size() - 3) + " more...";
+    t->rows.push_back({c.NameOf(e), NoneIfEmpty(text), c.AgeOf(e)});
+  }
+}
+
 PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<json>& objects,
                           const PrintOptions& o) {
   PrintedTable t;

@@ -45,6 +45,10 @@ void PrintPods(const std::vector<nlohmann::json>& objects, const TableContext& c
 void PrintNodes(const std::vector<nlohmann::json>& objects, const TableContext& c, PrintedTable* t);
 void PrintEvents(const std::vector<nlohmann::json>& objects, const TableContext& c,
                  PrintedTable* t);
+void PrintServices(const std::vector<nlohmann::json>& objects, const TableContext& c,
+                   PrintedTable* t);
+void PrintEndpoints(const std::vector<nlohmann::json>& objects, const TableContext& c,
+                    PrintedTable* t);
 
 // The kind's columns (ResourceInfo::print), then NAMESPACE and LABELS as asked.
 PrintedTable PrintObjects(const ResourceInfo& r, const std::vector<nlohmann::json>& objects,

@@ -6,6 +6,7 @@
 #include "api/event.h"
 #include "api/node.h"
 #include "api/printers.h"
+#include "api/service.h"
 #include "api/workload.h"
 
 namespace tug::api {
@@ -87,6 +88,28 @@ const std::vector<ResourceInfo>& Resources() {
     deployments.categories = {"all"};
     deployments.print = &PrintDeployments;
     v.push_back(deployments);
+
+    ResourceInfo services;
+    services.name = "services";
+    services.singular = "service";
+    services.version = "v1";
+    services.kind = "Service";
+    services.short_names = {"svc"};
+    services.has_status = true;
+    services.prepare = &PrepareService;
+    services.categories = {"all"};
+    services.print = &PrintServices;
+    v.push_back(services);
+
+    ResourceInfo endpoints;
+    endpoints.name = "endpoints";
+    endpoints.singular = "endpoints";  // as Kubernetes names it: the kind is plural
+    endpoints.version = "v1";
+    endpoints.kind = "Endpoints";
+    endpoints.short_names = {"ep"};
+    endpoints.prepare = &PrepareEndpoints;
+    endpoints.print = &PrintEndpoints;
+    v.push_back(endpoints);
     return v;
   }();
   return all;

@@ -43,6 +43,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(boost::asio::io_context& io
                                                      const std::string& data_dir,
                                                      const std::string& token_file,
                                                      ControllerOptions controllers) {
+  auto services = Ipv4Cidr::Parse(controllers.service_cidr, 8, 30);
+  if (!services.ok()) return Status::Invalid("--service-cidr: " + services.status().message());
+  auto pods = Ipv4Cidr::Parse(controllers.cluster_cidr, 8, 30);
+  if (!pods.ok()) return Status::Invalid("--cluster-cidr: " + pods.status().message());
+  if (controllers.node_cidr_prefix < pods->prefix() || controllers.node_cidr_prefix > 30)
+    return Status::Invalid("--cluster-cidr " + controllers.cluster_cidr +
+                           " cannot be split into /" +
+                           std::to_string(controllers.node_cidr_prefix) + " node ranges");
   auto auth = TokenAuth::Open(data_dir, token_file);
   if (!auth.ok()) return auth.status();
   return std::unique_ptr<ApiServer>(
@@ -56,11 +64,15 @@ ApiServer::ApiServer(boost::asio::io_context& io, store::RaftNode& node,
       auth_(std::move(auth)),
       hub_(node.kv()),
       registry_(node),
+      // Create checked the range.
+      services_(std::make_unique<ServiceAllocator>(
+          ServiceRanges{Ipv4Cidr::Parse(controllers.service_cidr, 8, 30).value()})),
       resources_(io, node, hub_, registry_),
       metrics_(std::make_shared<Metrics>()),
       controllers_(io, node, hub_, registry_, std::move(controllers)),
       timer_(std::make_unique<Timer>(io)),
       logs_(std::make_unique<PodLogProxy>(io, registry_)) {
+  registry_.SetHoldings("services", services_.get());
   // Worker heartbeats reach the leader's controllers from whichever member received them.
   node.set_soft_handler([this](std::string data) {
     static const std::string kPrefix = "heartbeat:";

@@ -14,6 +14,7 @@
 #include "controlplane/pod_log.h"
 #include "controlplane/registry.h"
 #include "controlplane/resource_api.h"
+#include "controlplane/service_allocator.h"
 #include "raftstore/watch_hub.h"
 
 namespace boost::asio {
@@ -62,6 +63,7 @@ class ApiServer {
   std::unique_ptr<TokenAuth> auth_;
   store::WatchHub hub_;
   Registry registry_;
+  std::unique_ptr<ServiceAllocator> services_;  // Services' cluster IPs and node ports
   ResourceApi resources_;
   std::shared_ptr<Metrics> metrics_;
   ControllerManager controllers_;

@@ -208,26 +208,105 @@ void Registry::Create(const api::ResourceInfo& r, const std::string& ns, json ob
   if (o.contains("spec")) m["generation"] = 1;
   if (r.initial_status) o["status"] = r.initial_status();
 
-  std::string name = m["name"].get<std::string>();
+  CreateAttempt(r, ns, o, std::move(done), 1);
+}
+
+Holdings* Registry::HoldingsOf(const api::ResourceInfo& r) const {
+  auto it = holdings_.find(r.name);
+  return it == holdings_.end() ? nullptr : it->second;
+}
+
+void Registry::WithHeld(Holdings* h, std::function<void(std::map<std::string, std::string>)> then,
+                        ReplyFn done) {
+  if (!h) {
+    then({});
+    return;
+  }
+  storepb::RangeRequest rr;
+  rr.set_key(h->Prefix());
+  rr.set_range_end(PrefixEnd(h->Prefix()));
+  node_.Range(rr, [then = std::move(then), done](Result<storepb::RangeResponse> res) {
+    if (!res.ok()) {
+      done(StoreFailure(res.status()));
+      return;
+    }
+    std::map<std::string, std::string> used;
+    for (const auto& kv : res->kvs())
+      used[kv.key()] = kv.value();
+    then(std::move(used));
+  });
+}
+
+// Reply for a Holdings::Assign failure.
+static Reply HoldingFailure(const api::ResourceInfo& r, const std::string& name, const Status& s) {
+  if (s.code() == Status::Code::kInvalid) return Invalid(r, name, s.message());
+  return ErrorReply(500, "InternalError", s.message());
+}
+
+void Registry::CreateAttempt(const api::ResourceInfo& r, const std::string& ns, const json& o,
+                             ReplyFn done, int attempt) {
+  std::string name = o["metadata"]["name"].get<std::string>();
   std::string key = Key(r, ns, name);
-  storepb::TxnRequest txn;
-  auto* c = txn.add_compare();
-  c->set_key(key);
-  c->set_target(storepb::Compare::CREATE);
-  c->set_result(storepb::Compare::EQUAL);
-  c->set_create_revision(0);
-  auto* put = txn.add_success()->mutable_request_put();
-  put->set_key(key);
-  put->set_value(Stored(o));
-  Commit(
-      std::move(txn),
-      [&r, o, name, done](bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
-        if (!ok) {
-          done(AlreadyExists(r, name));
-          return;
+  WithHeld(
+      HoldingsOf(r),
+      [this, &r, ns, o, name, key, done, attempt](std::map<std::string, std::string> used) {
+        json filled = o;  // a retry assigns again from the object as the client sent it
+        std::set<std::string> held;
+        if (Holdings* h = HoldingsOf(r)) {
+          if (Status s = h->Assign(filled, nullptr, used, key); !s) {
+            done(HoldingFailure(r, name, s));
+            return;
+          }
+          held = h->Held(filled);
         }
-        SetRv(o, rev);
-        done(Reply{201, std::move(o)});
+        storepb::TxnRequest txn;
+        auto* c = txn.add_compare();
+        c->set_key(key);
+        c->set_target(storepb::Compare::CREATE);
+        c->set_result(storepb::Compare::EQUAL);
+        c->set_create_revision(0);
+        auto* put = txn.add_success()->mutable_request_put();
+        put->set_key(key);
+        put->set_value(Stored(filled));
+        for (const auto& k : held) {
+          auto* hc = txn.add_compare();
+          hc->set_key(k);
+          hc->set_target(storepb::Compare::CREATE);
+          hc->set_result(storepb::Compare::EQUAL);
+          hc->set_create_revision(0);
+          auto* hp = txn.add_success()->mutable_request_put();
+          hp->set_key(k);
+          hp->set_value(key);
+        }
+        Commit(
+            std::move(txn),
+            [this, &r, ns, o, filled, name, key, held, done, attempt](
+                bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
+              if (ok) {
+                SetRv(filled, rev);
+                done(Reply{201, std::move(filled)});
+                return;
+              }
+              if (held.empty() || attempt >= kMaxAttempts) {
+                done(AlreadyExists(r, name));
+                return;
+              }
+              // The object exists, or another writer took what we picked: look again.
+              storepb::RangeRequest rr;
+              rr.set_key(key);
+              rr.set_count_only(true);
+              node_.Range(
+                  rr, [this, &r, ns, o, name, done, attempt](Result<storepb::RangeResponse> res) {
+                    if (!res.ok()) {
+                      done(StoreFailure(res.status()));
+                    } else if (res->count() > 0) {
+                      done(AlreadyExists(r, name));
+                    } else {
+                      CreateAttempt(r, ns, o, done, attempt + 1);
+                    }
+                  });
+            },
+            done);
       },
       done);
 }
@@ -416,30 +495,61 @@ void Registry::UpdateAttempt(const api::ResourceInfo& r, const std::string& ns,
                    ? cmd["generation"].get<int64_t>()
                    : 0) +
               1;
-        SetRv(next, cur_rev);
-        if (next == current) {
-          done(Reply{200, current});  // nothing changed: no write, the resourceVersion stays
-          return;
-        }
-        storepb::TxnRequest txn;
-        *txn.add_compare() = ModEquals(key, cur_rev);
-        auto* put = txn.add_success()->mutable_request_put();
-        put->set_key(key);
-        put->set_value(Stored(next));
-        // Lost a race: try again on the fresh object. A resourceVersion the client gave is then
-        // stale and answered 409 above; a patch without one applies to the new state.
-        Commit(
-            std::move(txn),
-            [this, &r, ns, name, part, mutate, done, attempt, next](
-                bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
-              if (ok) {
-                SetRv(next, rev);
-                done(Reply{200, std::move(next)});
-              } else if (attempt >= kMaxAttempts) {
-                done(Conflict(r, name, kModified));
-              } else {
-                UpdateAttempt(r, ns, name, part, mutate, done, attempt + 1);
+        Holdings* h = part == Part::kMain ? HoldingsOf(r) : nullptr;
+        WithHeld(
+            h,
+            [this, &r, ns, name, part, key, mutate, done, attempt, cur_rev, current, h,
+             next](std::map<std::string, std::string> used) mutable {
+              std::set<std::string> add, drop;
+              if (h) {
+                if (Status s = h->Assign(next, &current, used, key); !s) {
+                  done(HoldingFailure(r, name, s));
+                  return;
+                }
+                std::set<std::string> now = h->Held(next), before = h->Held(current);
+                for (const auto& k : now)
+                  if (!before.count(k)) add.insert(k);
+                for (const auto& k : before)
+                  if (!now.count(k)) drop.insert(k);
               }
+              SetRv(next, cur_rev);
+              if (next == current) {
+                done(Reply{200, current});  // nothing changed: no write, the resourceVersion stays
+                return;
+              }
+              storepb::TxnRequest txn;
+              *txn.add_compare() = ModEquals(key, cur_rev);
+              auto* put = txn.add_success()->mutable_request_put();
+              put->set_key(key);
+              put->set_value(Stored(next));
+              for (const auto& k : add) {
+                auto* hc = txn.add_compare();
+                hc->set_key(k);
+                hc->set_target(storepb::Compare::CREATE);
+                hc->set_result(storepb::Compare::EQUAL);
+                hc->set_create_revision(0);
+                auto* hp = txn.add_success()->mutable_request_put();
+                hp->set_key(k);
+                hp->set_value(key);
+              }
+              for (const auto& k : drop)
+                txn.add_success()->mutable_request_delete_range()->set_key(k);
+              // Lost a race: try again on the fresh object. A resourceVersion the client gave is
+              // then stale and answered 409 above; a patch without one applies to the new state.
+              Commit(
+                  std::move(txn),
+                  [this, &r, ns, name, part, mutate, done, attempt, next](
+                      bool ok, const storepb::TxnResponse&, int64_t rev) mutable {
+                    if (ok) {
+                      SetRv(next, rev);
+                      done(Reply{200, std::move(next)});
+                    } else if (attempt >= kMaxAttempts) {
+                      done(Conflict(r, name, kModified));
+                    } else {
+                      UpdateAttempt(r, ns, name, part, mutate, done, attempt + 1);
+                    }
+                  },
+                  done);
             },
             done);
       },
@@ -468,6 +578,11 @@ void Registry::DeleteAttempt(const api::ResourceInfo& r, const std::string& ns,
         storepb::TxnRequest txn;
         *txn.add_compare() = ModEquals(key, cur_rev);
         txn.add_success()->mutable_request_delete_range()->set_key(key);
+        // What it held goes with it: written only with it, so no one else holds those keys.
+        if (Holdings* h = HoldingsOf(r)) {
+          for (const auto& k : h->Held(obj))
+            txn.add_success()->mutable_request_delete_range()->set_key(k);
+        }
         Commit(
             std::move(txn),
             [this, &r, ns, name, precondition_rv, done, attempt, obj](

@@ -17,7 +17,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 
@@ -42,9 +44,27 @@ struct ListOptions {
   bool serializable = false;   // this member's state, without asking the leader (rv=0)
 };
 
+// What objects of a kind hold in the store besides their own key (a Service's cluster IP and
+// node ports, service_allocator.h): keys written and deleted in the same transaction as the
+// object, each guarded by "does not exist yet", whose values name the holder's key.
+class Holdings {
+ public:
+  virtual ~Holdings() = default;
+  virtual std::string Prefix() const = 0;  // every key held starts with this
+  virtual std::set<std::string> Held(const nlohmann::json& obj) const = 0;
+  // Fills in what `obj` should hold, given every key held now (key -> holder's key) and, for
+  // an update, the object as it is; Status::Invalid (422) or another error (500) if it cannot.
+  virtual Status Assign(nlohmann::json& obj, const nlohmann::json* old,
+                        const std::map<std::string, std::string>& used,
+                        const std::string& owner) = 0;
+};
+
 class Registry {
  public:
   explicit Registry(store::Store& node) : node_(node) {}
+
+  // Objects of `resource` (a plural) hold keys through `h` (which must outlive the registry).
+  void SetHoldings(const std::string& resource, Holdings* h) { holdings_[resource] = h; }
 
   // POST: defaults, validation, uid, creationTimestamp, generation 1. `ns` is the URL's
   // namespace ("" for cluster-scoped kinds). Replies 201 with the stored object.
@@ -100,12 +120,20 @@ class Registry {
                      Part part, Mutation mutate, ReplyFn done, int attempt);
   void DeleteAttempt(const api::ResourceInfo& r, const std::string& ns, const std::string& name,
                      const std::string& precondition_rv, ReplyFn done, int attempt);
+  void CreateAttempt(const api::ResourceInfo& r, const std::string& ns, const nlohmann::json& o,
+                     ReplyFn done, int attempt);
+  Holdings* HoldingsOf(const api::ResourceInfo& r) const;
+  // Calls `then` with every key held through `h` (none when null), read linearizably, or
+  // `done` with the store's error.
+  void WithHeld(Holdings* h, std::function<void(std::map<std::string, std::string>)> then,
+                ReplyFn done);
   // Proposes `txn`; `done(succeeded, response)` or a failure Reply.
   void Commit(storepb::TxnRequest txn,
               std::function<void(bool, const storepb::TxnResponse&, int64_t)> on_done,
               ReplyFn on_fail);
 
   store::Store& node_;
+  std::map<std::string, Holdings*> holdings_;
 };
 
 // A new random UUID (version 4), for metadata.uid.

@@ -2,10 +2,12 @@
 // register a Node, heartbeat, and report the pods bound to them Running and Ready).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -14,6 +16,7 @@
 using namespace std::chrono_literals;
 using nlohmann::json;
 using tug::net::HttpClient;
+using tug::testing::B64;
 using tug::testing::ClusterOptions;
 using tug::testing::GetJson;
 using tug::testing::SendJson;
@@ -66,6 +69,10 @@ class FakeAgent {
           if (phase == "Running" || phase == "Failed" || phase == "Succeeded") continue;
           p["status"]["phase"] = "Running";
           p["status"]["hostIP"] = "127.0.0.1";
+          // An address of its own, as a pod with the pod network has.
+          p["status"]["podIP"] =
+              "10.250." + std::to_string(next_ip_ / 250) + "." + std::to_string(next_ip_ % 250 + 1);
+          ++next_ip_;
           p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}}};
           SendJson(c, "PUT", kPods + "/" + p["metadata"]["name"].get<std::string>() + "/status", p);
         }
@@ -78,6 +85,7 @@ class FakeAgent {
   std::string name_, cpu_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  int next_ip_ = 0;
 };
 
 json Deployment(const std::string& name, int replicas, const std::string& cpu = "100m") {
@@ -295,4 +303,307 @@ TEST_CASE("a new leader takes over the controllers and gives every node a fresh 
     }
   }
   CHECK(GetJson(api, kPods + "?fieldSelector=status.phase%3DFailed")["items"].empty());
+}
+
+namespace {
+
+const std::string kServices = "/api/v1/namespaces/default/services";
+
+json Service(const std::string& name, const std::string& app,
+             const std::string& type = "ClusterIP") {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"type", type},
+            {"selector", {{"app", app}}},
+            {"ports", {{{"port", 80}, {"targetPort", 8080}}}}}}};
+}
+
+// The ready and not-ready addresses of a Service's Endpoints, by IP, with their nodes.
+struct Addresses {
+  std::map<std::string, std::string> ready, not_ready;  // ip -> node
+};
+std::optional<Addresses> EndpointsOf(HttpClient& c, const std::string& name) {
+  json ep = GetJson(c, "/api/v1/namespaces/default/endpoints/" + name);
+  if (!ep.is_object()) return std::nullopt;
+  Addresses a;
+  for (const auto& sub : ep.value("subsets", json::array())) {
+    for (const auto& x : sub.value("addresses", json::array()))
+      a.ready[x["ip"]] = x.value("nodeName", "");
+    for (const auto& x : sub.value("notReadyAddresses", json::array()))
+      a.not_ready[x["ip"]] = x.value("nodeName", "");
+  }
+  return a;
+}
+
+// How many allocation keys (cluster IPs and node ports held) the store has.
+int64_t Allocations(HttpClient& c) {
+  std::string prefix = "/registry/allocations/";
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  auto r = c.Post("/v3/kv/range",
+                  json{{"key", B64(prefix)}, {"range_end", B64(end)}, {"count_only", true}}.dump());
+  if (!r.ok() || r->status != 200) return -1;
+  json j = json::parse(r->body, nullptr, false);
+  return j.is_object() ? std::stoll(j.value("count", "0")) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("every node gets a pod range of its own, free again once the node is deleted",
+          "[controllers][cluster][services]") {
+  TugdCluster c;
+  c.StartAll();
+  REQUIRE(c.WaitLeader() >= 0);
+  HttpClient api(c.Apis(), c.Token());
+  FakeAgent a(c, "node-a"), b(c, "node-b"), d(c, "node-c");
+  a.Start();
+  b.Start();
+  d.Start();
+  std::map<std::string, std::string> ranges;
+  REQUIRE(WaitFor(
+      [&] {
+        ranges.clear();
+        json nodes = GetJson(api, "/api/v1/nodes");
+        if (!nodes.is_object()) return false;
+        for (const auto& n : nodes["items"]) {
+          std::string cidr = n["spec"].value("podCIDR", "");
+          if (cidr.empty()) return false;
+          CHECK(n["spec"]["podCIDRs"] == json::array({cidr}));
+          ranges[n["metadata"]["name"]] = cidr;
+        }
+        return ranges.size() == 3;
+      },
+      15s));
+  std::set<std::string> distinct;
+  for (const auto& [node, cidr] : ranges) {
+    INFO(node << " " << cidr);
+    CHECK(cidr.rfind("10.244.", 0) == 0);
+    CHECK(cidr.size() > 3);
+    CHECK(cidr.substr(cidr.size() - 3) == "/24");
+    distinct.insert(cidr);
+  }
+  CHECK(distinct.size() == 3);
+  CHECK(HasEvent(api, "CIDRAssignmentSucceeded", "node-b"));
+
+  // node-b goes away for good: its range is free, and the next node gets it.
+  b.Stop();
+  REQUIRE(SendJson(api, "DELETE", "/api/v1/nodes/node-b", nullptr) == 200);
+  FakeAgent e(c, "node-e");
+  e.Start();
+  std::string got;
+  REQUIRE(WaitFor(
+      [&] {
+        json n = GetJson(api, "/api/v1/nodes/node-e");
+        got = n.is_object() ? n["spec"].value("podCIDR", "") : "";
+        return !got.empty();
+      },
+      15s));
+  CHECK(got == ranges["node-b"]);
+}
+
+TEST_CASE("a Service's Endpoints follow its pods, and a lost node's pods leave them at once",
+          "[controllers][cluster][services]") {
+  ClusterOptions o;
+  o.extra_args = {"--node-grace-ms", "2000"};
+  TugdCluster c(o);
+  c.StartAll();
+  REQUIRE(c.WaitLeader() >= 0);
+  HttpClient api(c.Apis(), c.Token());
+  FakeAgent a(c, "node-a"), b(c, "node-b");
+  a.Start();
+  b.Start();
+  // Replicas only on node-a (a node selector): when node-a is lost, no replacement can start,
+  // so addresses that go away went because the node was judged lost.
+  json d = Deployment("web", 3);
+  d["spec"]["template"]["spec"]["nodeSelector"] = {{"agent", "node-a"}};
+  REQUIRE(SendJson(api, "POST", kDeployments, d) == 201);
+  REQUIRE(SendJson(api, "POST", kDeployments, Deployment("db", 1)) == 201);
+  REQUIRE(SendJson(api, "POST", kServices, Service("web", "web")) == 201);
+  REQUIRE(SendJson(api, "POST", kServices, Service("db", "db")) == 201);
+  std::optional<Addresses> web;
+  REQUIRE(WaitFor(
+      [&] {
+        web = EndpointsOf(api, "web");
+        return web && web->ready.size() == 3 && web->not_ready.empty();
+      },
+      20s));
+  for (const auto& [ip, node] : web->ready)
+    CHECK(node == "node-a");
+  json ep = GetJson(api, "/api/v1/namespaces/default/endpoints/web");
+  CHECK(ep["subsets"][0]["ports"] == json::parse(R"([{"port":8080,"protocol":"TCP"}])"));
+  CHECK(ep["subsets"][0]["addresses"][0]["targetRef"]["kind"] == "Pod");
+  REQUIRE(WaitFor(
+      [&] { return EndpointsOf(api, "db") && EndpointsOf(api, "db")->ready.size() == 1; }, 20s));
+
+  // Scale to 0: no addresses; back to 2: two.
+  REQUIRE(SendJson(api, "PATCH", kDeployments + "/web", {{"spec", {{"replicas", 0}}}},
+                   "application/merge-patch+json") == 200);
+  REQUIRE(WaitFor(
+      [&] {
+        auto e = EndpointsOf(api, "web");
+        return e && e->ready.empty() && e->not_ready.empty();
+      },
+      20s));
+  REQUIRE(SendJson(api, "PATCH", kDeployments + "/web", {{"spec", {{"replicas", 2}}}},
+                   "application/merge-patch+json") == 200);
+  REQUIRE(WaitFor(
+      [&] { return EndpointsOf(api, "web") && EndpointsOf(api, "web")->ready.size() == 2; }, 20s));
+
+  // node-a goes silent: once it is judged lost its pods leave `addresses`.
+  a.Stop();
+  REQUIRE(WaitFor(
+      [&] {
+        auto e = EndpointsOf(api, "web");
+        return e && e->ready.empty();
+      },
+      15s));
+  // The other Service, whose pod is on node-b or node-a, keeps only live addresses.
+  auto db = EndpointsOf(api, "db");
+  REQUIRE(db);
+  for (const auto& [ip, node] : db->ready)
+    CHECK(node == "node-b");
+
+  // Deleting a Service deletes its Endpoints, and what it held.
+  int64_t held = Allocations(api);
+  CHECK(held == 2);
+  REQUIRE(SendJson(api, "DELETE", kServices + "/web", nullptr) == 200);
+  REQUIRE(WaitFor(
+      [&] {
+        return SendJson(api, "GET", "/api/v1/namespaces/default/endpoints/web", nullptr) == 404;
+      },
+      10s));
+  CHECK(Allocations(api) == 1);
+}
+
+TEST_CASE("cluster IPs stay unique under concurrent creates through every member and a failover",
+          "[controllers][cluster][services]") {
+  TugdCluster c;
+  c.StartAll();
+  int leader = c.WaitLeader();
+  REQUIRE(leader >= 0);
+  constexpr int kThreads = 4, kEach = 15;
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread talks to one member first (followers forward to the leader).
+      std::vector<std::string> servers = c.Apis();
+      std::rotate(servers.begin(), servers.begin() + t % servers.size(), servers.end());
+      HttpClient client(servers, c.Token());
+      for (int i = 0; i < kEach; ++i) {
+        json s = Service("s" + std::to_string(t) + "-" + std::to_string(i), "x",
+                         i % 2 ? "NodePort" : "ClusterIP");
+        auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (std::chrono::steady_clock::now() < deadline) {
+          int code = SendJson(client, "POST", kServices, s);
+          if (code == 201 || code == 409) {  // 409: an earlier try that timed out had won
+            ++created;
+            break;
+          }
+          std::this_thread::sleep_for(100ms);
+        }
+      }
+    });
+  }
+  // The leader dies while the creates run.
+  HttpClient api(c.Apis(), c.Token());
+  REQUIRE(WaitFor([&] { return created >= 10; }, 30s));
+  c.Kill(leader);
+  for (auto& t : threads)
+    t.join();
+  CHECK(created == kThreads * kEach);
+  REQUIRE(c.WaitLeader() >= 0);
+  json list = GetJson(api, kServices);
+  REQUIRE(list.is_object());
+  std::set<std::string> ips;
+  std::set<int> ports;
+  int node_ports = 0;
+  for (const auto& s : list["items"]) {
+    std::string ip = s["spec"].value("clusterIP", "");
+    CHECK(ip.rfind("10.96.", 0) == 0);
+    ips.insert(ip);
+    if (s["spec"]["type"] == "NodePort") {
+      int port = s["spec"]["ports"][0].value("nodePort", 0);
+      CHECK(port >= 30000);
+      CHECK(port <= 32767);
+      ports.insert(port);
+      ++node_ports;
+    }
+  }
+  CHECK(list["items"].size() == kThreads * kEach);
+  CHECK(ips.size() == list["items"].size());
+  CHECK(static_cast<int>(ports.size()) == node_ports);
+  // Exactly what the Services hold is held: nothing leaked by the failed attempts.
+  CHECK(Allocations(api) == static_cast<int64_t>(ips.size() + ports.size()));
+}
+
+TEST_CASE("the API refuses cluster IPs and node ports that are taken, and runs out with a 500",
+          "[controllers][cluster][services]") {
+  ClusterOptions o;
+  o.extra_args = {"--service-cidr", "10.96.0.0/30", "--run-controllers", "false"};
+  TugdCluster c(o);
+  c.StartAll();
+  REQUIRE(c.WaitLeader() >= 0);
+  HttpClient api(c.Apis(), c.Token());
+  auto post = [&](const json& body, json* answer) {
+    auto r = api.Post(kServices, body.dump());
+    REQUIRE(r.ok());
+    *answer = json::parse(r->body, nullptr, false);
+    return r->status;
+  };
+  json a, b, full, taken, port_taken;
+  json first = Service("first", "web", "NodePort");
+  first["spec"]["ports"][0]["nodePort"] = 30080;
+  REQUIRE(post(first, &a) == 201);
+  CHECK(a["spec"]["ports"][0]["nodePort"] == 30080);
+  REQUIRE(post(Service("second", "web"), &b) == 201);
+  CHECK(a["spec"]["clusterIP"] != b["spec"]["clusterIP"]);
+  // A /30 has two usable addresses.
+  CHECK(post(Service("third", "web"), &full) == 500);
+  CHECK(full["reason"] == "InternalError");
+  CHECK(full["message"] ==
+        "Internal error occurred: failed to allocate a serviceIP: range is full");
+  json same_ip = Service("third", "web");
+  same_ip["spec"]["clusterIP"] = a["spec"]["clusterIP"];
+  CHECK(post(same_ip, &taken) == 422);
+  CHECK(taken["reason"] == "Invalid");
+  CHECK(taken["message"] ==
+        "Service \"third\" is invalid: spec.clusterIPs: Invalid value: [\"" +
+            a["spec"]["clusterIP"].get<std::string>() + "\"]: failed to allocate IP " +
+            a["spec"]["clusterIP"].get<std::string>() + ": provided IP is already allocated");
+  CHECK(taken["details"]["causes"][0]["field"] == "spec.clusterIPs");
+  // With an address free again, the taken node port is what is refused.
+  REQUIRE(SendJson(api, "DELETE", kServices + "/second", nullptr) == 200);
+  json same_port = Service("third", "web", "NodePort");
+  same_port["spec"]["ports"][0]["nodePort"] = 30080;
+  CHECK(post(same_port, &port_taken) == 422);
+  CHECK(port_taken["message"] ==
+        "Service \"third\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided "
+        "port is already allocated");
+  // Deleting one frees its address and port for the next.
+  REQUIRE(SendJson(api, "DELETE", kServices + "/first", nullptr) == 200);
+  json reused;
+  same_port["spec"]["clusterIP"] = a["spec"]["clusterIP"];
+  REQUIRE(post(same_port, &reused) == 201);
+  CHECK(reused["spec"]["clusterIP"] == a["spec"]["clusterIP"]);
+  CHECK(reused["spec"]["ports"][0]["nodePort"] == 30080);
+  // An update without the cluster IP (as kubectl apply sends it) keeps it; a change is refused.
+  json put = reused;
+  put["spec"].erase("clusterIP");
+  put["spec"].erase("clusterIPs");
+  put["spec"]["ports"][0].erase("nodePort");
+  auto kept = api.Do("PUT", kServices + "/third", put.dump());
+  REQUIRE(kept.ok());
+  REQUIRE(kept->status == 200);
+  json k = json::parse(kept->body);
+  CHECK(k["spec"]["clusterIP"] == reused["spec"]["clusterIP"]);
+  CHECK(k["spec"]["ports"][0]["nodePort"] == 30080);
+  json moved = k;
+  moved["spec"]["clusterIP"] = b["spec"]["clusterIP"];
+  auto refused = api.Do("PUT", kServices + "/third", moved.dump());
+  REQUIRE(refused.ok());
+  CHECK(refused->status == 422);
+  CHECK(Allocations(api) == 2);  // third's address and node port
 }

@@ -153,6 +153,21 @@ std::vector<Kind> Kinds() {
        {{"metadata", {{"labels", {{"tier", "front"}}}}}}},
       {"/api/v1/nodes", Node("node-a"), {{"spec", {{"unschedulable", true}}}}},
       {"/api/v1/namespaces/default/events", Event("web-1.scheduled"), {{"count", 2}}},
+      {"/api/v1/namespaces/default/services",
+       {{"apiVersion", "v1"},
+        {"kind", "Service"},
+        {"metadata", {{"name", "web"}}},
+        {"spec",
+         {{"type", "NodePort"},
+          {"selector", {{"app", "web"}}},
+          {"ports", {{{"port", 80}, {"targetPort", 8080}}}}}}},
+       {{"spec", {{"selector", {{"app", "web"}, {"tier", "front"}}}}}}},
+      {"/api/v1/namespaces/default/endpoints",
+       {{"apiVersion", "v1"},
+        {"kind", "Endpoints"},
+        {"metadata", {{"name", "external-db"}}},
+        {"subsets", {{{"addresses", {{{"ip", "192.0.2.10"}}}}, {"ports", {{{"port", 5432}}}}}}}},
+       {{"subsets", {{{"addresses", {{{"ip", "192.0.2.11"}}}}, {"ports", {{{"port", 5432}}}}}}}}},
   };
 }
 

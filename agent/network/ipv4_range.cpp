@@ -1,51 +1,23 @@
 #include "agent/network/ipv4_range.h"
 
-#include <cstdio>
+#include "base/ipv4.h"
 
 namespace tug::agent {
 
 bool Ipv4Range::ParseAddress(const std::string& s, uint32_t* out) {
-  uint32_t addr = 0;
-  size_t pos = 0;
-  for (int part = 0; part < 4; ++part) {
-    if (part > 0) {
-      if (pos >= s.size() || s[pos] != '.') return false;
-      ++pos;
-    }
-    size_t start = pos;
-    uint32_t v = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9' && pos - start < 3)
-      v = v * 10 + static_cast<uint32_t>(s[pos++] - '0');
-    if (pos == start || v > 255 || (pos - start > 1 && s[start] == '0')) return false;
-    addr = (addr << 8) | v;
-  }
-  if (pos != s.size()) return false;
-  *out = addr;
-  return true;
+  return ParseIpv4(s, out);
 }
 
 std::string Ipv4Range::Format(uint32_t a) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
-  return buf;
+  return FormatIpv4(a);
 }
 
 Result<Ipv4Range> Ipv4Range::Parse(const std::string& cidr) {
-  size_t slash = cidr.find('/');
+  auto c = Ipv4Cidr::Parse(cidr, 8, 30);
+  if (!c.ok()) return c.status();
   Ipv4Range r;
-  if (slash == std::string::npos || !ParseAddress(cidr.substr(0, slash), &r.base_))
-    return Status::Invalid("\"" + cidr +
-                           "\" is not an IPv4 range in CIDR notation (10.244.1.0/24)");
-  std::string bits = cidr.substr(slash + 1);
-  if (bits.empty() || bits.size() > 2 || bits.find_first_not_of("0123456789") != std::string::npos)
-    return Status::Invalid("\"" + cidr + "\": the prefix length must be a number");
-  r.prefix_ = std::stoi(bits);
-  if (r.prefix_ < 8 || r.prefix_ > 30)
-    return Status::Invalid("\"" + cidr + "\": the prefix length must be between 8 and 30");
-  uint32_t host_mask = (uint32_t{1} << (32 - r.prefix_)) - 1;
-  if (r.base_ & host_mask)
-    return Status::Invalid("\"" + cidr + "\" has host bits set: did you mean " +
-                           Format(r.base_ & ~host_mask) + "/" + bits + "?");
+  r.base_ = c->base();
+  r.prefix_ = c->prefix();
   return r;
 }
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   std::string initial_cluster, token_file, log_level = "info";
   std::string tls_addr, tls_cert, tls_key;
   int node_grace_ms = 5000;
+  std::string cluster_cidr = "10.244.0.0/16", service_cidr = "10.96.0.0/16";
   bool run_controllers = true;
   uint64_t max_request_bytes = 3 << 20;
   app.add_option("--name", o.name, "this member's name in --initial-cluster")->required();
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--node-grace-ms", node_grace_ms,
                  "heartbeat silence before a worker node is NotReady")
       ->default_val(5000);
+  app.add_option("--cluster-cidr", cluster_cidr,
+                 "the pods' addresses: every Node gets a /24 of it as spec.podCIDR")
+      ->default_val("10.244.0.0/16");
+  app.add_option("--service-cidr", service_cidr, "the Services' cluster IPs")
+      ->default_val("10.96.0.0/16");
   app.add_option("--run-controllers", run_controllers,
                  "run the controllers (deployments, scheduler, node lifecycle) while leading; "
                  "false serves the API only")
@@ -99,6 +105,8 @@ int main(int argc, char** argv) {
   tug::cp::ControllerOptions controllers;
   controllers.node_grace_ms = node_grace_ms;
   controllers.enabled = run_controllers;
+  controllers.cluster_cidr = cluster_cidr;
+  controllers.service_cidr = service_cidr;
   auto api = tug::cp::ApiServer::Create(io, n, o.data_dir, token_file, controllers);
   if (!api.ok()) return Fail(api.status().message());
   tug::cp::ApiServer& server = *api.value();

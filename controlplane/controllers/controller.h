@@ -45,6 +45,11 @@ struct ControllerOptions {
   int64_t resync_ms = 30000;
   int64_t tick_ms = 100;       // how often leadership and node liveness are checked
   int64_t event_ttl_s = 3600;  // Events older than this are deleted (as Kubernetes does)
+  // --cluster-cidr: every Node gets a /node_cidr_prefix of it as spec.podCIDR.
+  std::string cluster_cidr = "10.244.0.0/16";
+  int node_cidr_prefix = 24;
+  // --service-cidr: Services' cluster IPs (given out by the API server, not a controller).
+  std::string service_cidr = "10.96.0.0/16";
   // The clock of every verdict (node liveness, back-off, resync, Event expiry); nullptr: the
   // machine's. Tests pass a FakeClock and move it. Must outlive the manager.
   const Clock* clock = nullptr;

@@ -9,8 +9,10 @@
 
 #include "base/clock.h"
 #include "controlplane/controllers/deployment_controller.h"
+#include "controlplane/controllers/endpoints_controller.h"
 #include "controlplane/controllers/event_gc_controller.h"
 #include "controlplane/controllers/informer.h"
+#include "controlplane/controllers/node_ipam_controller.h"
 #include "controlplane/controllers/node_lifecycle_controller.h"
 #include "controlplane/controllers/scheduling_controller.h"
 #include "raftstore/store.h"
@@ -99,7 +101,11 @@ void ControllerManager::Become() {
   uint64_t epoch = ++epoch_;
   lead->cache = std::make_unique<Informer>(
       store_, hub_,
-      std::map<std::string, bool>{{"deployments", true}, {"pods", true}, {"nodes", false}},
+      std::map<std::string, bool>{{"deployments", true},
+                                  {"pods", true},
+                                  {"nodes", false},
+                                  {"services", true},
+                                  {"endpoints", false}},
       [l = lead.get()](const std::string& resource, const std::string& key,
                        const nlohmann::json* before, const nlohmann::json* after) {
         for (auto& c : l->controllers)
@@ -115,6 +121,8 @@ void ControllerManager::Become() {
   lead->controllers.push_back(std::make_unique<DeploymentController>(*lead->ctx));
   lead->controllers.push_back(std::make_unique<SchedulingController>(*lead->ctx));
   lead->controllers.push_back(std::move(nodes));
+  lead->controllers.push_back(std::make_unique<NodeIpamController>(*lead->ctx));
+  lead->controllers.push_back(std::make_unique<EndpointsController>(*lead->ctx));
   lead->controllers.push_back(std::make_unique<EventGcController>(*lead->ctx));
   lead_ = std::move(lead);
   last_resync_ = Now();

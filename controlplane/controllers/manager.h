@@ -12,7 +12,8 @@
 // dirty, and a periodic resync marks everything dirty to repair what any missed event left.
 //
 // The controllers, in the order each round runs them: deployment_controller,
-// scheduling_controller, node_lifecycle_controller, event_gc_controller.
+// scheduling_controller, node_lifecycle_controller, node_ipam_controller,
+// endpoints_controller, event_gc_controller.
 //
 // Runs on the node's io thread.
 #pragma once

@@ -15,8 +15,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -83,10 +85,17 @@ pid_t SpawnWithLog(std::vector<std::string> args, const std::string& log) {
 }
 
 int FreePort() {
+  static std::mutex mu;
   static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
                           static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  // A port is free when probed, but its user binds it later: never hand out one twice (two
+  // members given the same peer port made one refuse to start, and the others' messages for it
+  // reach the wrong member: no leader for 30 s).
+  static std::set<int> given;
+  std::lock_guard<std::mutex> l(mu);
   for (int attempt = 0; attempt < 1000; ++attempt) {
     int port = 20000 + static_cast<int>(rng() % 12000);
+    if (given.count(port)) continue;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -94,7 +103,10 @@ int FreePort() {
     a.sin_port = htons(static_cast<uint16_t>(port));
     bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
     ::close(fd);
-    if (ok) return port;
+    if (ok) {
+      given.insert(port);
+      return port;
+    }
   }
   throw std::runtime_error("cannot find a free port in 20000-32000");
 }
