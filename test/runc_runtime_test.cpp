@@ -423,7 +423,7 @@ TEST_CASE(
 
   auto ip = network->Assign(uid);
   REQUIRE(ip.ok());
-  CHECK(*ip == network->range().Pod(0));
+  CHECK(*ip == network->range()->Pod(0));
   auto server = rig.Launch("netpod");
   server.pod_uid = uid;
   server.pod_network = true;

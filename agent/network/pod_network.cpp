@@ -24,8 +24,12 @@ std::string PodNetwork::VethName(const std::string& pod_uid) {
 }
 
 Result<std::unique_ptr<PodNetwork>> PodNetwork::Open(PodNetworkOptions o) {
-  auto range = Ipv4Range::Parse(o.cidr);
-  if (!range.ok()) return Status::Invalid("--pod-cidr: " + range.status().message());
+  std::optional<Ipv4Range> range;
+  if (!o.cidr.empty()) {
+    auto r = Ipv4Range::Parse(o.cidr);
+    if (!r.ok()) return Status::Invalid("--pod-cidr: " + r.status().message());
+    range = *r;
+  }
   if (o.bridge.empty() || o.bridge.size() > 15 ||
       o.bridge.find_first_of("/ \t:") != std::string::npos)
     return Status::Invalid(
@@ -34,15 +38,25 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Open(PodNetworkOptions o) {
   std::error_code ec;
   fs::create_directories(o.state_dir, ec);
   if (ec) return Status::Error("cannot create " + o.state_dir + ": " + ec.message());
-  std::unique_ptr<PodNetwork> n(new PodNetwork(std::move(o), *range));
+  std::unique_ptr<PodNetwork> n(new PodNetwork(std::move(o), range));
+  if (!n->range_) {
+    // The range the control plane gave this node on an earlier run.
+    std::string saved;
+    if (ReadWholeFile(n->RangePath(), &saved).ok()) {
+      while (!saved.empty() && (saved.back() == '\n' || saved.back() == ' '))
+        saved.pop_back();
+      if (auto r = Ipv4Range::Parse(saved); r.ok()) n->range_ = *r;
+    }
+  }
   for (auto it = fs::directory_iterator(n->o_.state_dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     std::string ip = it->path().filename().string();
     std::string uid;
-    if (n->range_.PodIndex(ip) < 0 || !ReadWholeFile(it->path().string(), &uid).ok() ||
+    uint32_t addr = 0;
+    if (!Ipv4Range::ParseAddress(ip, &addr) || !ReadWholeFile(it->path().string(), &uid).ok() ||
         uid.empty()) {
-      // A record from another range (the flag changed) or a torn one: it cannot be ours to
-      // keep. Its namespace, if any, is found again by the pod's uid when the pod is pruned.
+      // Not a record (the saved range), or a torn one: it cannot be ours to keep. Its
+      // namespace, if any, is found again by the pod's uid when the pod is pruned.
       continue;
     }
     n->by_pod_[uid] = ip;
@@ -50,22 +64,47 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::Open(PodNetworkOptions o) {
   return n;
 }
 
+std::optional<Ipv4Range> PodNetwork::range() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return range_;
+}
+
+Status PodNetwork::SetRange(const std::string& cidr) {
+  auto r = Ipv4Range::Parse(cidr);
+  if (!r.ok()) return Status::Invalid("the Node's spec.podCIDR: " + r.status().message());
+  std::lock_guard<std::mutex> l(mu_);
+  if (range_ && range_->ToString() == r->ToString()) return Status::Ok();
+  if (range_ && !by_pod_.empty())
+    return Status::Conflict("the Node's pod range is now " + cidr + " but " +
+                            std::to_string(by_pod_.size()) + " pods still have addresses in " +
+                            range_->ToString() + "; keeping it until they are gone");
+  if (auto s = WriteFileAtomically(RangePath(), r->ToString() + "\n", {0644, true}); !s.ok())
+    return Status::Error("cannot record the pod range: " + s.message());
+  range_ = *r;
+  bridge_ready_ = false;  // its address is the new range's gateway
+  return Status::Ok();
+}
+
 Result<std::string> PodNetwork::AssignLocked(const std::string& pod_uid) {
   if (auto it = by_pod_.find(pod_uid); it != by_pod_.end()) return it->second;
+  if (!range_)
+    return Status::Unavailable(
+        "this node has no pod range yet: waiting for the control plane to give its Node a "
+        "spec.podCIDR (tugd --cluster-cidr)");
   std::set<int64_t> used;
   for (const auto& [uid, ip] : by_pod_)
-    used.insert(range_.PodIndex(ip));
-  for (uint32_t i = 0; i < range_.PodCount(); ++i) {
+    used.insert(range_->PodIndex(ip));
+  for (uint32_t i = 0; i < range_->PodCount(); ++i) {
     if (used.count(i)) continue;
-    std::string ip = range_.Pod(i);
+    std::string ip = range_->Pod(i);
     // Not durable: after a machine crash the namespaces are gone too, and so are the pods.
     if (auto s = WriteFileAtomically(RecordPath(ip), pod_uid, {0644, false}); !s.ok())
       return Status::Error("cannot record the address of pod " + pod_uid + ": " + s.message());
     by_pod_[pod_uid] = ip;
     return ip;
   }
-  return Status::Unavailable("the node's pod range " + range_.ToString() + " is full (" +
-                             std::to_string(range_.PodCount()) + " addresses)");
+  return Status::Unavailable("the node's pod range " + range_->ToString() + " is full (" +
+                             std::to_string(range_->PodCount()) + " addresses)");
 }
 
 Result<std::string> PodNetwork::Assign(const std::string& pod_uid) {
@@ -90,6 +129,7 @@ std::set<std::string> PodNetwork::Pods() const {
 
 Status PodNetwork::EnsureBridgeLocked() {
   if (bridge_ready_) return Status::Ok();
+  if (!range_) return Status::Unavailable("this node has no pod range yet");
   const std::string& br = o_.bridge;
   auto shown = RunCommand({o_.ip, "link", "show", "dev", br});
   if (!shown.ok())
@@ -99,7 +139,7 @@ Status PodNetwork::EnsureBridgeLocked() {
     // Another agent on this machine may have made it meanwhile; the next steps tell.
     if (!added.ok() && added.message().find("File exists") == std::string::npos) return added;
   }
-  std::string gw = range_.Gateway() + "/" + std::to_string(range_.prefix());
+  std::string gw = range_->Gateway() + "/" + std::to_string(range_->prefix());
   if (auto s = RunChecked({o_.ip, "addr", "replace", gw, "dev", br}); !s.ok()) return s;
   if (auto s = RunChecked({o_.ip, "link", "set", br, "up"}); !s.ok()) return s;
   bridge_ready_ = true;
@@ -127,7 +167,7 @@ Result<std::string> PodNetwork::Attach(const std::string& pod_uid) {
     (void)RunCommand({o_.ip, "netns", "del", ns});
   }
   (void)RunCommand({o_.ip, "link", "del", veth});  // a leftover from a cut-off start
-  std::string addr = *ip + "/" + std::to_string(range_.prefix());
+  std::string addr = *ip + "/" + std::to_string(range_->prefix());
   const std::vector<std::vector<std::string>> steps = {
       {o_.ip, "netns", "add", ns},
       {o_.ip, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},
@@ -135,7 +175,7 @@ Result<std::string> PodNetwork::Attach(const std::string& pod_uid) {
       {o_.ip, "-n", ns, "addr", "add", addr, "dev", "eth0"},
       {o_.ip, "-n", ns, "link", "set", "lo", "up"},
       {o_.ip, "-n", ns, "link", "set", "eth0", "up"},
-      {o_.ip, "-n", ns, "route", "add", "default", "via", range_.Gateway()},
+      {o_.ip, "-n", ns, "route", "add", "default", "via", range_->Gateway()},
   };
   for (const auto& step : steps) {
     if (auto s = RunChecked(step); !s.ok()) {

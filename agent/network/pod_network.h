@@ -30,10 +30,12 @@
 namespace tug::agent {
 
 struct PodNetworkOptions {
-  std::string cidr = "10.88.0.0/24";  // the node's pod range
-  std::string bridge = "tug0";        // at most 15 characters (a Linux interface name)
-  std::string state_dir;              // <data-dir>/network
-  std::string ip = "ip";              // iproute2
+  // The node's pod range; "" for the one the control plane gives (SetRange), kept in
+  // `state_dir` across restarts.
+  std::string cidr = "10.88.0.0/24";
+  std::string bridge = "tug0";  // at most 15 characters (a Linux interface name)
+  std::string state_dir;        // <data-dir>/network
+  std::string ip = "ip";        // iproute2
 };
 
 // What the supervisor needs of a pod network (tests give it a fake): addresses, and undoing
@@ -51,7 +53,11 @@ class PodNetwork : public PodAddresses {
   // Reads the records of an earlier run; changes nothing on the node.
   static Result<std::unique_ptr<PodNetwork>> Open(PodNetworkOptions o);
 
-  const Ipv4Range& range() const { return range_; }
+  // The pod range, once known.
+  std::optional<Ipv4Range> range() const;
+  // Sets the range the control plane gave this node (its Node's spec.podCIDR) and records it.
+  // A different range than the one in use is taken only when no pod holds an address.
+  Status SetRange(const std::string& cidr);
   const std::string& bridge() const { return o_.bridge; }
 
   // The pod's address: the one it has, else the lowest free one (recorded before it is
@@ -79,14 +85,15 @@ class PodNetwork : public PodAddresses {
   struct Record {
     std::string pod, ip;
   };
-  PodNetwork(PodNetworkOptions o, Ipv4Range r) : o_(std::move(o)), range_(r) {}
+  PodNetwork(PodNetworkOptions o, std::optional<Ipv4Range> r) : o_(std::move(o)), range_(r) {}
   Result<std::string> AssignLocked(const std::string& pod_uid);
   Status EnsureBridgeLocked();
   Status DetachLocked(const std::string& pod_uid);
   std::string RecordPath(const std::string& ip) const { return o_.state_dir + "/" + ip; }
+  std::string RangePath() const { return o_.state_dir + "/range"; }
 
   const PodNetworkOptions o_;
-  const Ipv4Range range_;
+  std::optional<Ipv4Range> range_;  // under mu_
   mutable std::mutex mu_;
   std::map<std::string, std::string> by_pod_;  // uid -> address
   std::set<std::string> attached_;             // uids whose namespace exists (this run)
