@@ -15,13 +15,19 @@
 #include <set>
 #include <thread>
 
+#include "agent/dns/dns_server.h"
 #include "agent/image/image_store.h"
 #include "agent/log_server.h"
+#include "agent/network/node_routes.h"
+#include "agent/proxy/proxy_rules.h"
+#include "agent/proxy/service_proxy.h"
 #include "agent/runtime/memory_cgroup.h"
 #include "agent/runtime/process_runtime.h"
 #include "agent/runtime/runc_runtime.h"
 #include "agent/supervisor.h"
+#include "api/node.h"
 #include "api/quantity.h"
+#include "api/service.h"
 #include "api/timestamp.h"
 #include "api/validation.h"
 #include "base/host_port.h"
@@ -145,6 +151,10 @@ struct Agent::Impl {
   std::unique_ptr<RuncRuntime> runc;
   std::unique_ptr<PodNetwork> network;
   std::unique_ptr<RelayedHostPorts> forwards;
+  std::unique_ptr<proxy::ServiceProxy> proxy;
+  std::unique_ptr<dns::DnsServer> dns;
+  std::string dns_address;  // where the DNS server listens ("" until the pod range is known)
+  std::unique_ptr<NodeRoutes> routes;
   std::string runtime_version = "process://";
   boost::asio::steady_timer gc_timer{io};
   std::unique_ptr<PoolProber> prober;
@@ -372,27 +382,37 @@ struct Agent::Impl {
 
   // --- assignments ------------------------------------------------------------------------
   void WatchLoop() {
+    Mirror("/api/v1/pods?fieldSelector=spec.nodeName%3D" + o.name, "this node's pods",
+           [this](const std::map<std::string, json>& pods) { Publish(pods); });
+  }
+
+  // Keeps a copy of the objects at `base` (a list URL, with a query or not): lists, watches
+  // from the list's revision, lists again when the watch ends (every resync_ms, or 410), and
+  // hands the whole set, by uid, to `publish` after every change. Only a successful list
+  // replaces the copy: cut off from every server, the last one stays.
+  void Mirror(const std::string& base, const std::string& what,
+              const std::function<void(const std::map<std::string, json>&)>& publish) {
     net::HttpClient c(o.servers, o.token);
-    const std::string base = "/api/v1/pods?fieldSelector=spec.nodeName%3D" + o.name;
+    const char* sep = base.find('?') == std::string::npos ? "?" : "&";
     int failures = 0;
     while (!stopping) {
       auto r = c.Get(base);
       json list = r.ok() && r->status == 200 ? Parse(r->body) : json();
       if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
         if (failures++ == 0)
-          spdlog::warn("cannot list this node's pods, keeping what runs and retrying: {}",
+          spdlog::warn("cannot list {}, keeping what is known and retrying: {}", what,
                        r.ok() ? std::to_string(r->status) + " " + r->body : r.status().message());
         Sleep(std::chrono::milliseconds(std::min(5000, 250 * failures)));
         continue;
       }
-      if (failures > 0) spdlog::info("listing this node's pods works again");
+      if (failures > 0) spdlog::info("listing {} works again", what);
       failures = 0;
       std::map<std::string, json> pods;
       for (auto& p : list["items"]) {
         std::string uid = p.contains("metadata") ? api::StringField(p["metadata"], "uid") : "";
         if (!uid.empty()) pods[uid] = std::move(p);
       }
-      Publish(pods);
+      publish(pods);
       std::string rv =
           list.contains("metadata") ? api::StringField(list["metadata"], "resourceVersion") : "";
       std::string buf;
@@ -422,19 +442,32 @@ struct Agent::Impl {
           }
           any = true;
         }
-        if (any) Publish(pods);
+        if (any) publish(pods);
         return !stopping.load() && !relist;
       };
       int seconds = std::max(1, o.resync_ms / 1000);
-      Status s = c.Stream(
-          "GET",
-          base + "&watch=true&resourceVersion=" + rv + "&timeoutSeconds=" + std::to_string(seconds),
-          "", on_data, std::chrono::milliseconds(o.resync_ms + 5000));
+      Status s = c.Stream("GET",
+                          base + sep + "watch=true&resourceVersion=" + rv +
+                              "&timeoutSeconds=" + std::to_string(seconds),
+                          "", on_data, std::chrono::milliseconds(o.resync_ms + 5000));
       if (!s.ok() && !stopping) {
-        spdlog::warn("pod watch ended: {}; listing again", s.message());
+        spdlog::warn("watch of {} ended: {}; listing again", what, s.message());
         Sleep(500ms);
       }
     }
+  }
+
+  void NodesLoop() {
+    Mirror("/api/v1/nodes", "the Nodes",
+           [this](const std::map<std::string, json>& m) { Offer(&ViewIn::nodes, m); });
+  }
+  void ServicesLoop() {
+    Mirror("/api/v1/services", "the Services",
+           [this](const std::map<std::string, json>& m) { Offer(&ViewIn::services, m); });
+  }
+  void EndpointsLoop() {
+    Mirror("/api/v1/endpoints", "the Endpoints",
+           [this](const std::map<std::string, json>& m) { Offer(&ViewIn::endpoints, m); });
   }
 
   void Publish(const std::map<std::string, json>& pods) {
@@ -443,6 +476,154 @@ struct Agent::Impl {
     for (const auto& [uid, p] : pods)
       v.push_back(p);
     Assigned(std::move(v));
+  }
+
+  // --- Nodes, Services and Endpoints: the pod range, routes, the proxy and DNS -----------
+  // The mirrors' threads hand over whole sets; the io thread takes the newest of each.
+  struct ViewIn {
+    std::optional<std::map<std::string, json>> nodes, services, endpoints;
+  };
+  std::mutex view_mu;
+  ViewIn view_in;
+  bool view_posted = false;
+  // io thread only:
+  std::map<std::string, json> nodes_now, services_now, endpoints_now;
+  std::string said_range;
+  // The routes wanted, for the routes thread (under mu).
+  std::optional<NodeRoutesWant> routes_want;
+
+  void Offer(std::optional<std::map<std::string, json>> ViewIn::*which,
+             const std::map<std::string, json>& objects) {
+    bool post;
+    {
+      std::lock_guard<std::mutex> l(view_mu);
+      view_in.*which = objects;
+      post = !view_posted;
+      view_posted = true;
+    }
+    if (!post) return;
+    boost::asio::post(io, [this] {
+      ViewIn in;
+      {
+        std::lock_guard<std::mutex> l(view_mu);
+        in = std::exchange(view_in, {});
+        view_posted = false;
+      }
+      if (in.nodes) nodes_now = std::move(*in.nodes);
+      if (in.services) services_now = std::move(*in.services);
+      if (in.endpoints) endpoints_now = std::move(*in.endpoints);
+      try {
+        ApplyView();
+      } catch (const std::exception& e) {
+        spdlog::error("unexpected error applying Nodes, Services and Endpoints: {}", e.what());
+      }
+    });
+  }
+
+  std::vector<api::ServiceInfo> Services(const std::string& ns = "") const {
+    std::vector<api::ServiceInfo> out;
+    for (const auto& [uid, s] : services_now) {
+      api::ServiceInfo info = api::ReadService(s);
+      if (ns.empty() || info.ns == ns) out.push_back(std::move(info));
+    }
+    return out;
+  }
+
+  void ApplyView() {
+    NodeRoutesWant want;
+    for (const auto& [uid, n] : nodes_now) {
+      api::NodeInfo info = api::ReadNode(n);
+      if (info.name == o.name) {
+        if (network && !info.pod_cidr.empty()) {
+          bool had = network->range().has_value();
+          Status st = network->SetRange(info.pod_cidr);
+          if (!st.ok() && st.message() != said_range) {
+            spdlog::error("pod range: {}", st.message());
+            said_range = st.message();
+          } else if (st.ok() && !had) {
+            spdlog::info("this node's pod range is {} (its Node's spec.podCIDR)", info.pod_cidr);
+          }
+        }
+        continue;
+      }
+      // host-gw: other machines' pod ranges via their addresses. Agents that share this
+      // machine (tests, the loopback launcher) are not routed to.
+      if (info.pod_cidr.empty() || info.address.empty() || info.address == host ||
+          info.address.rfind("127.", 0) == 0)
+        continue;
+      want.remote[info.pod_cidr] = info.address;
+    }
+    std::string gateway;
+    if (network) {
+      if (auto r = network->range()) gateway = r->Gateway();
+    }
+
+    std::vector<api::ServiceInfo> services = Services();
+    std::map<std::pair<std::string, std::string>, std::vector<api::EndpointSubset>> endpoints;
+    for (const auto& [uid, e] : endpoints_now) {
+      const json& md = e.contains("metadata") ? e["metadata"] : json();
+      endpoints[{api::StringField(md, "namespace"), api::StringField(md, "name")}] =
+          api::ReadEndpoints(e);
+    }
+    std::map<std::pair<std::string, std::string>, std::string> names;
+    for (const auto& svc : services) {
+      names[{svc.ns, svc.name}] = svc.cluster_ip;
+      if (proxy && !svc.cluster_ip.empty() && svc.cluster_ip != "None")
+        want.local_ips.insert(svc.cluster_ip);
+    }
+    if (proxy) proxy->Sync(proxy::ProxyPorts(services, endpoints));
+    if (dns) {
+      dns->SetServices(std::move(names));
+      if (!gateway.empty() && dns_address.empty()) {
+        // Every local pod's nameserver: the gateway address, on the pod bridge.
+        if (Status st = dns->Listen(gateway, 53); st.ok()) {
+          dns_address = gateway;
+          spdlog::info("cluster DNS ({}) answers on {}:53", o.cluster_domain, dns_address);
+        } else {
+          spdlog::error("{}", st.message());
+          dns_address = "-";  // said once; pods then have no cluster DNS on this node
+        }
+      }
+    }
+    if (routes) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        routes_want = std::move(want);
+      }
+      cv.notify_all();
+    }
+  }
+
+  // Applies the routes wanted (they run `ip` and `iptables`, so not on the io thread), again
+  // every 10 s to repair what someone else changed, and every 5 s while it fails.
+  void RoutesLoop() {
+    std::optional<NodeRoutesWant> current;
+    std::string said;
+    bool failing = false;
+    while (!stopping) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait_for(l, failing ? 5s : 10s, [&] { return stopping || routes_want.has_value(); });
+        if (stopping) return;
+        if (routes_want) current = std::exchange(routes_want, std::nullopt);
+      }
+      if (!current) continue;
+      // Masquerading starts once the pod network is in use (the first pod), which is not an
+      // event of the cluster's: look each time.
+      current->own_cidr.clear();
+      if (network && network->InUse()) {
+        if (auto r = network->range()) current->own_cidr = r->ToString();
+      }
+      Status st = routes->Sync(*current);
+      failing = !st.ok();
+      if (failing && st.message() != said) {
+        spdlog::warn("node routes: {} (retrying)", st.message());
+        said = st.message();
+      } else if (!failing && !said.empty()) {
+        spdlog::info("node routes are in place again");
+        said.clear();
+      }
+    }
   }
 
   // --- status -----------------------------------------------------------------------------
@@ -671,6 +852,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
       p->forwards = std::make_unique<RelayedHostPorts>(p->io);
       RuncOptions ro;
       ro.network = p->network.get();
+      ro.cluster_dns = o.cluster_dns;
+      ro.cluster_domain = o.cluster_domain;
       ro.runc = o.runc;
       ro.state_root = o.data_dir + "/runc";
       ro.shim = o.shim;
@@ -682,6 +865,19 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
     }
   }
   if (runtimes.empty()) return Status::Invalid("--runtimes: no runtime is usable on this node");
+  if (o.service_proxy) {
+    proxy::ProxyOptions po;
+    po.connect_timeout_ms = o.proxy_connect_timeout_ms;
+    p->proxy = std::make_unique<proxy::ServiceProxy>(p->io, po);
+    p->proxy->SetErrorHandler(
+        [](const std::string& problem) { spdlog::warn("proxy: {}", problem); });
+  }
+  if (o.cluster_dns && p->network) {
+    p->dns = std::make_unique<dns::DnsServer>(p->io, o.cluster_domain);
+    p->dns->SetUpstreams(dns::DnsServer::NameserversOf("/etc/resolv.conf"));
+  }
+  // Routes need root; without it the proxy still serves NodePorts.
+  if (::geteuid() == 0 && (p->network || p->proxy)) p->routes = std::make_unique<NodeRoutes>();
   p->prober = std::make_unique<PoolProber>(o.probe_threads, [p](ProbeKey k, ProbeResult r) {
     boost::asio::post(p->io, [p, k, r] {
       try {
@@ -703,6 +899,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   parts.probes = p->prober.get();
   parts.network = p->network.get();
   parts.forwards = p->forwards.get();
+  parts.service_env = [p](const std::string& ns) { return api::ServiceLinkEnv(p->Services(ns)); };
   p->sup = std::make_unique<Supervisor>(so, parts);
   // A runtime that finishes work on another thread (a pull) wakes the io thread at once.
   for (Runtime* rt : runtimes) {
@@ -750,6 +947,12 @@ void Agent::Run() {
   p->threads.emplace_back(guarded("pod watch", &Impl::WatchLoop));
   p->threads.emplace_back(guarded("status", &Impl::StatusLoop));
   if (p->images) p->threads.emplace_back(guarded("image gc", &Impl::ImageGcLoop));
+  if (p->proxy || p->dns || p->network) {
+    p->threads.emplace_back(guarded("node watch", &Impl::NodesLoop));
+    p->threads.emplace_back(guarded("service watch", &Impl::ServicesLoop));
+    p->threads.emplace_back(guarded("endpoints watch", &Impl::EndpointsLoop));
+  }
+  if (p->routes) p->threads.emplace_back(guarded("routes", &Impl::RoutesLoop));
   boost::asio::post(p->io, [p] { p->Tick(); });
   while (!p->stopping) {
     try {

@@ -12,6 +12,9 @@
 //   handed over; changed ones are written (PUT .../status with the resourceVersion just read,
 //   so a pod the control plane has failed or moved meanwhile is not overwritten).
 // - Logs: the log server (log_server.h) on `addr`.
+// - The cluster: Nodes, Services and Endpoints are mirrored (list and watch, as the pods are):
+//   the Node's spec.podCIDR becomes the pod range, other Nodes' ranges are routed (host-gw,
+//   network/node_routes.h), every Service is served by the proxy and the cluster DNS.
 //
 // Threads: one io thread runs the supervisor (on a timer), the log server and probe results;
 // the heartbeat, watch and status writers each block on their own HTTP client; probes run on a
@@ -52,10 +55,16 @@ struct AgentOptions {
   int image_gc_high_percent = 85;
   int image_gc_low_percent = 80;
   int64_t image_gc_period_ms = 5 * 60'000;  // the kubelet's 5 minutes
-  // The pod network of image-based pods (network/pod_network.h): this node's pod range and
-  // the bridge its pods hang on. Agents sharing a machine need a range and a bridge each.
-  std::string pod_cidr = "10.88.0.0/24";
+  // The pod network of image-based pods (network/pod_network.h): this node's pod range ("":
+  // the one the control plane gives its Node, spec.podCIDR) and the bridge its pods hang on.
+  // Agents sharing a machine need a bridge each.
+  std::string pod_cidr;
   std::string pod_bridge = "tug0";
+  // The Service proxy (proxy/service_proxy.h) and cluster DNS (dns/dns_server.h).
+  bool service_proxy = true;
+  int64_t proxy_connect_timeout_ms = 1000;
+  bool cluster_dns = true;
+  std::string cluster_domain = "cluster.local";
 };
 
 class Agent {

@@ -230,6 +230,7 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
       }
     }
     c.launch.pod_uid = p->uid;
+    c.launch.pod_namespace = p->ns;
     c.launch.pod_network = own_net;
     c.launch.cpu_limit_millis = cs.cpu_limit.milli();
     c.launch.cpu_request_millis = cs.cpu_request.milli();
@@ -275,6 +276,12 @@ std::unique_ptr<Supervisor::Pod> Supervisor::NewPod(const json& pod, int64_t now
         {"NODE_NAME", o_.node_name},
         {"POD_IP", own_net ? p->pod_ip : host_ip},
         {"HOST_IP", host_ip}};
+    // The Services of its namespace, as they are when the pod starts (enableServiceLinks).
+    if (parts_.service_env && !(spec_json.is_object() && spec_json.contains("enableServiceLinks") &&
+                                spec_json["enableServiceLinks"] == false)) {
+      for (auto& [k, v] : parts_.service_env(p->ns))
+        vars.emplace(k, v);
+    }
     // What only a process on the host needs: an image's container has its own PATH and HOME,
     // and its ports are its own, not the host's.
     std::set<std::string> host_only = {"PATH", "HOME"};

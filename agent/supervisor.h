@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,9 @@ struct SupervisorParts {
   PodAddresses* network = nullptr;
   // nullptr: hostPorts of pods with a network of their own are not forwarded.
   HostPortForwards* forwards = nullptr;
+  // Kubernetes' service links for a namespace (api::ServiceLinkEnv of its Services now);
+  // empty: none. Called when a pod is first seen, on the supervisor's thread.
+  std::function<std::map<std::string, std::string>(const std::string& ns)> service_env = nullptr;
 };
 
 class Supervisor {

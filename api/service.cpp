@@ -1,5 +1,6 @@
 #include "api/service.h"
 
+#include <cctype>
 #include <set>
 
 #include "api/validation.h"
@@ -140,6 +141,39 @@ json AddressesJson(const std::vector<EndpointAddress>& v) {
 }
 
 }  // namespace
+
+std::map<std::string, std::string> ServiceLinkEnv(const std::vector<ServiceInfo>& services) {
+  auto upper = [](std::string v) {
+    for (char& c : v)
+      c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return v;
+  };
+  auto lower = [](std::string v) {
+    for (char& c : v)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  std::map<std::string, std::string> env;
+  for (const auto& s : services) {
+    if (s.cluster_ip.empty() || s.cluster_ip == "None" || s.ports.empty()) continue;
+    std::string prefix = upper(s.name);
+    env[prefix + "_SERVICE_HOST"] = s.cluster_ip;
+    env[prefix + "_SERVICE_PORT"] = std::to_string(s.ports[0].port);
+    for (const auto& p : s.ports) {
+      if (!p.name.empty()) env[prefix + "_SERVICE_PORT_" + upper(p.name)] = std::to_string(p.port);
+      std::string proto = lower(p.protocol);
+      std::string url = proto + "://" + s.cluster_ip + ":" + std::to_string(p.port);
+      std::string base = prefix + "_PORT_" + std::to_string(p.port) + "_" + upper(p.protocol);
+      env[base] = url;
+      env[base + "_PROTO"] = proto;
+      env[base + "_PORT"] = std::to_string(p.port);
+      env[base + "_ADDR"] = s.cluster_ip;
+    }
+    env[prefix + "_PORT"] =
+        lower(s.ports[0].protocol) + "://" + s.cluster_ip + ":" + std::to_string(s.ports[0].port);
+  }
+  return env;
+}
 
 bool IsDns1035Label(const std::string& s) {
   return IsDns1123Label(s) && s.front() >= 'a' && s.front() <= 'z';

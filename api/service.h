@@ -66,6 +66,12 @@ std::vector<EndpointSubset> ReadEndpoints(const nlohmann::json& ep);
 // The JSON of subsets, as the endpoints controller writes them.
 nlohmann::json EndpointSubsetsJson(const std::vector<EndpointSubset>& subsets);
 
+// Kubernetes' service links: the environment a pod gets for every Service of its namespace
+// that exists when it starts (WEB_SERVER_SERVICE_HOST, WEB_SERVER_SERVICE_PORT,
+// WEB_SERVER_PORT=tcp://10.96.0.5:80, WEB_SERVER_PORT_80_TCP_ADDR, ...). Services without a
+// cluster IP are left out.
+std::map<std::string, std::string> ServiceLinkEnv(const std::vector<ServiceInfo>& services);
+
 // Whether `s` is a DNS-1035 label (a Service's name: it becomes a DNS name and an
 // environment variable prefix, so it must start with a letter).
 bool IsDns1035Label(const std::string& s);

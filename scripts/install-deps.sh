@@ -14,6 +14,7 @@ packages=(
   libarchive-dev zlib1g-dev # the agent reads image layers (tar, gzip)
   libcrypt-dev              # the image tests write a registry's htpasswd (bcrypt)
   iproute2 procps util-linux  # network namespaces (ip, nsenter) and process tools
+  iptables                  # the pod network's masquerading (nf_tables backend)
   runc                      # the agent's OCI runtime
   umoci skopeo busybox-static redis-server  # scripts/images.sh builds and pushes test images
   docker-registry           # the local registry the launcher and the image tests run

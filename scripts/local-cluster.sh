@@ -16,6 +16,9 @@
 #   stop NAME          SIGTERM, then SIGKILL after 10 s
 #   kill NAME [SIG]    send SIG (default KILL) and wait until it is gone
 #   isolate NAME       take NAME's link down (namespaces only); `heal NAME` brings it back
+#   crash NODE         a machine that loses power: SIGKILL the agent and every container it
+#                      runs, and take its link down (namespaces only; its pods' addresses then
+#                      time out instead of refusing)
 #   exec NAME CMD...   run CMD where NAME runs (inside its namespace)
 #   pid NAME | addr NAME | servers | config | kubeconfig
 #
@@ -25,8 +28,11 @@
 # agents DIR/registries.yaml, which makes that registry docker.io's mirror: `image: redis:7`
 # and the seed's manifest pull from it, with no internet. Skipped, with a note, where
 # docker-registry, umoci or skopeo is missing. Image-based pods get addresses from their
-# node's range (node-a 10.244.1.0/24, node-b .2, node-c .3 with --subnet 0) on a bridge of
-# the node's; from a node, `exec node-a curl POD_IP:PORT` reaches them.
+# node's range (a /24 of 10.244.0.0/16 the control plane gives each Node, its spec.podCIDR)
+# on a bridge of the node's. Pods reach each other across nodes by pod IP (each node routes
+# the others' ranges), every node serves every Service's cluster IP and NodePort, and pods
+# resolve <service>.<namespace>.svc.cluster.local; from a node, `exec node-a curl POD_IP:PORT`
+# reaches a pod, and from this machine NODE_ADDR:NODE_PORT reaches a NodePort Service.
 #
 # Members also serve the API over HTTPS (netns: port 7443; loopback: B+301..B+303) with a
 # certificate `up` makes (DIR/tls: a CA and a server certificate naming every member's
@@ -183,12 +189,12 @@ start_one() {
   else
     local registries=()
     [[ -f $DIR/registries.yaml ]] && registries=(--registry-config "$DIR/registries.yaml")
-    # A pod range and a bridge per node (in loopback mode all agents share the host's network).
+    # A bridge per node (in loopback mode all agents share the host's network); the pod range
+    # is the one the control plane gives the node (tugd --cluster-cidr).
     local i; i=$(index_of "$n")
     launch "$n" "$BIN/tug-agent" --name "$n" --data-dir "$DIR/$n" --server "$(servers)" \
       --addr "$(var AGENT "$n")" --token-file "$DIR/token" --labels "tug.io/demo=true" \
-      --pod-cidr "10.244.$((SUBNET % 64 * 4 + i - 3)).0/24" --pod-bridge "tugbr${SUBNET}x$i" \
-      "${registries[@]}"
+      --pod-bridge "tugbr${SUBNET}x$i" "${registries[@]}"
   fi
 }
 
@@ -352,10 +358,23 @@ runc_down() {
   for a in "${AGENTS[@]}"; do
     local rec
     for rec in "$DIR/$a"/network/*; do
-      [[ -f $rec ]] && ip netns del "tug-$(cat "$rec")" 2> /dev/null || true
+      [[ -f $rec && ${rec##*/} != range ]] && ip netns del "tug-$(cat "$rec")" 2> /dev/null || true
     done
     [[ $MODE == netns ]] || ip link del "tugbr${SUBNET}x$(index_of "$a")" 2> /dev/null || true
   done
+  # Loopback mode: the agents' routes (protocol 153) and masquerading are this machine's.
+  if [[ $MODE != netns && $(id -u) -eq 0 ]]; then
+    ip route flush proto 153 2> /dev/null || true
+    ip route flush table local proto 153 2> /dev/null || true
+    if command -v iptables > /dev/null; then
+      while read -r rule; do
+        # shellcheck disable=SC2086
+        iptables -t nat ${rule/-A/-D} 2> /dev/null || break
+      done < <(iptables -t nat -S POSTROUTING 2> /dev/null | grep -- '-j TUG-MASQ' || true)
+      iptables -t nat -F TUG-MASQ 2> /dev/null || true
+      iptables -t nat -X TUG-MASQ 2> /dev/null || true
+    fi
+  fi
 }
 
 ready_nodes() { [[ $(ctl get nodes --no-headers 2> /dev/null | awk '$2 == "Ready"' | wc -l) -eq 3 ]]; }
@@ -421,6 +440,24 @@ case $CMD in
   start) load_state; start_one "${1:?name}" ;;
   stop) load_state; stop_one "${1:?name}" ;;
   kill) load_state; signal_one "${1:?name}" "${2:-KILL}" || die "${1} did not go" ;;
+  crash)
+    load_state
+    [[ $MODE == netns ]] || die "crash needs the network namespaces (run up as root)"
+    n=${1:?node}
+    [[ " ${AGENTS[*]} " == *" $n "* ]] || die "crash takes a node (${AGENTS[*]})"
+    ip link set "$(host_link "$n")" down
+    signal_one "$n" KILL || die "$n did not go"
+    if [[ -d $DIR/$n/runc ]] && command -v runc > /dev/null; then
+      for id in $(runc --root "$DIR/$n/runc" list -q 2> /dev/null); do
+        runc --root "$DIR/$n/runc" kill --all "$id" KILL 2> /dev/null || true
+      done
+    fi
+    for pid in $(dir_processes | sort -u); do
+      cmd=$(tr '\0' ' ' 2> /dev/null < "/proc/$pid/cmdline" || true)
+      cwd=$(readlink "/proc/$pid/cwd" 2> /dev/null || true)
+      [[ $cmd == *"$DIR/$n/"* || $cwd == "$DIR/$n/"* ]] && kill -KILL "$pid" 2> /dev/null || true
+    done
+    ;;
   isolate | heal)
     load_state
     [[ $MODE == netns ]] || die "$CMD needs the network namespaces (run up as root)"
@@ -437,5 +474,5 @@ case $CMD in
   servers) load_state; servers ;;
   config) echo "$DIR/config" ;;
   kubeconfig) echo "$DIR/kubeconfig" ;;
-  *) die "unknown command $CMD (up, down, status, start, stop, kill, isolate, heal, exec, pid, addr, servers, config, kubeconfig)" ;;
+  *) die "unknown command $CMD (up, down, status, start, stop, kill, crash, isolate, heal, exec, pid, addr, servers, config, kubeconfig)" ;;
 esac

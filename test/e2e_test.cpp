@@ -5,8 +5,13 @@
 // so and checks nothing.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "test/support/local_cluster.h"
 #include "test/support/tugd_cluster.h"
@@ -31,6 +37,7 @@ namespace {
 
 const std::string kWebManifest = TUG_SOURCE_DIR "/manifests/web-server.yaml";
 const std::string kSeedManifest = TUG_SOURCE_DIR "/manifests/seed-example.yaml";
+const std::string kSeedApp = TUG_SOURCE_DIR "/manifests/seed-app.yaml";
 const std::string kPods = "/api/v1/namespaces/default/pods";
 
 #define REQUIRE_E2E()                              \
@@ -491,4 +498,218 @@ TEST_CASE("the seed's application runs from images pulled through the launcher's
       },
       60s);
   CHECK(cleaned);
+}
+
+namespace {
+
+// One HTTP/1.0 GET on a fresh connection, as a simple client does (no retries of its own: a
+// failure here is one a user would see). The status line and body, or "" on any failure.
+std::string RawGet(const std::string& ip, int port, const std::string& path = "/") {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string out;
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + ip + "\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0)
+      out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+bool Ok200(const std::string& answer) {
+  return answer.rfind("HTTP/1.1 200", 0) == 0 || answer.rfind("HTTP/1.0 200", 0) == 0;
+}
+
+std::string Body(const std::string& answer) {
+  size_t at = answer.find("\r\n\r\n");
+  return at == std::string::npos ? "" : answer.substr(at + 4);
+}
+
+// The seed namespace's ready pods of `app`.
+std::vector<json> ReadySeedPods(LocalCluster& lc, const std::string& app) {
+  std::vector<json> out;
+  json pods = lc.Get("/api/v1/namespaces/seed/pods?labelSelector=app%3D" + app);
+  if (!pods.is_object()) return out;
+  for (const auto& p : pods["items"])
+    if (Ready(p)) out.push_back(p);
+  return out;
+}
+
+size_t ReadyEndpoints(LocalCluster& lc, const std::string& service) {
+  json ep = lc.Get("/api/v1/namespaces/seed/endpoints/" + service);
+  size_t n = 0;
+  if (!ep.is_object()) return 0;
+  for (const auto& sub : ep.value("subsets", json::array()))
+    n += sub.value("addresses", json::array()).size();
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "the seed's load balancer: pods across nodes, Services by name, NodePorts, and no failed "
+    "request when a node dies",
+    "[e2e]") {
+  REQUIRE_E2E();
+  LocalCluster lc;
+  INFO(lc.UpOutput());
+  REQUIRE(lc.ok());
+  auto r = lc.Tugctl({"apply", "-n", "seed", "-f", kSeedApp});
+  INFO(Show(r));
+  REQUIRE(r.exit_code == 0);
+  bool up = WaitFor(
+      [&] {
+        return ReadySeedPods(lc, "web-server").size() == 3 &&
+               ReadySeedPods(lc, "database").size() == 1 &&
+               ReadyEndpoints(lc, "load-balancer") == 3 && ReadyEndpoints(lc, "database") == 1;
+      },
+      120s);
+  if (!up) FAIL("the seed's application did not come up\n" << lc.Logs());
+  auto web = ReadySeedPods(lc, "web-server");
+  json db = ReadySeedPods(lc, "database")[0];
+  std::string db_node = db["spec"]["nodeName"];
+
+  // Pod to pod across nodes, by pod IP: from inside one web server's network namespace to a
+  // web server on another node.
+  bool crossed = false;
+  for (const auto& a : web) {
+    for (const auto& b : web) {
+      std::string na = a["spec"]["nodeName"], nb = b["spec"]["nodeName"];
+      if (na == nb || crossed) continue;
+      std::string netns = "--net=/run/netns/tug-" + a["metadata"]["uid"].get<std::string>();
+      std::string url = "http://" + b["status"]["podIP"].get<std::string>() + ":8080/healthz";
+      auto ask = lc.Exec(na, {"nsenter", netns, "--", "curl", "-sS", "--max-time", "3", url});
+      INFO(na << " -> " << nb << ": " << Show(ask));
+      CHECK(ask.out == "ok\n");
+      crossed = true;
+    }
+  }
+  CHECK(crossed);
+
+  // The load balancer on every node's address, from outside the cluster (this machine). The
+  // web servers found the database by its Service name (their answer counts visits in it).
+  for (const char* node : {"node-a", "node-b", "node-c"}) {
+    std::string answer;
+    WaitFor([&] { return Ok200(answer = RawGet(lc.Addr(node), 30080)); }, 20s);
+    INFO(node << ": " << answer);
+    CHECK(Ok200(answer));
+    CHECK(Body(answer).find("(database database:6379)") != std::string::npos);
+  }
+
+  // From a pod: Services by name (short and long), by cluster IP from the environment, and
+  // NXDOMAIN for what does not exist.
+  json client = {{"apiVersion", "v1"},
+                 {"kind", "Pod"},
+                 {"metadata", {{"name", "client"}, {"namespace", "seed"}}},
+                 {"spec",
+                  {{"restartPolicy", "Never"},
+                   {"containers",
+                    {{{"name", "c"},
+                      {"image", "busybox:latest"},
+                      {"command",
+                       {"sh", "-c",
+                        "wget -qO- http://load-balancer/ && wget -qO- "
+                        "http://load-balancer.seed.svc.cluster.local/ && wget -qO- "
+                        "http://$LOAD_BALANCER_SERVICE_HOST:$LOAD_BALANCER_SERVICE_PORT/ && "
+                        "nslookup database.seed.svc.cluster.local && "
+                        "! nslookup nothere.seed.svc.cluster.local && echo ALL-OK"}}}}}}}};
+  std::string client_file = lc.dir() + "/client.json";
+  std::ofstream(client_file) << client.dump();
+  r = lc.Tugctl({"apply", "-f", client_file});
+  REQUIRE(r.exit_code == 0);
+  std::string logs;
+  WaitFor(
+      [&] {
+        logs = lc.Tugctl({"logs", "client", "-n", "seed"}).out;
+        return logs.find("ALL-OK") != std::string::npos;
+      },
+      60s);
+  INFO(logs);
+  CHECK(logs.find("ALL-OK") != std::string::npos);
+  json svc = lc.Get("/api/v1/namespaces/seed/services/database");
+  CHECK(logs.find(svc["spec"].value("clusterIP", "?")) != std::string::npos);
+
+  // A node that runs a web server (not the database) dies while a client sends requests to
+  // the load balancer on a node that lives: not one request fails.
+  std::set<std::string> web_nodes;
+  for (const auto& p : web)
+    web_nodes.insert(p["spec"]["nodeName"].get<std::string>());
+  std::string victim, survivor;
+  for (const char* n : {"node-a", "node-b", "node-c"})
+    if (web_nodes.count(n) && n != db_node && victim.empty()) victim = n;
+  REQUIRE(!victim.empty());
+  for (const char* n : {"node-a", "node-b", "node-c"})
+    if (n != victim && n != db_node) survivor = n;
+  REQUIRE(!survivor.empty());
+  std::string target = lc.Addr(survivor);
+  std::atomic<int> sent{0}, failed{0};
+  std::atomic<bool> stop{false};
+  std::string first_failure;
+  std::thread loop([&] {
+    auto deadline = Clock::now() + 180s;
+    while (!stop && Clock::now() < deadline) {
+      std::string a = RawGet(target, 30080);
+      if (!Ok200(a)) {
+        if (failed++ == 0) first_failure = a.empty() ? "(no answer)" : a;
+      }
+      ++sent;
+    }
+  });
+  REQUIRE(WaitFor([&] { return sent >= 300; }, 60s));
+  r = lc.Script({"crash", victim});
+  INFO(Show(r));
+  CHECK(r.exit_code == 0);
+  // The dead node's replica is replaced elsewhere, and the client has sent 2,000 requests.
+  bool replaced = WaitFor(
+      [&] {
+        auto now = ReadySeedPods(lc, "web-server");
+        if (now.size() != 3) return false;
+        for (const auto& p : now)
+          if (p["spec"]["nodeName"] == victim) return false;
+        return ReadyEndpoints(lc, "load-balancer") == 3;
+      },
+      90s);
+  WaitFor([&] { return sent >= 2000; }, 120s);
+  stop = true;
+  loop.join();
+  INFO("requests " << sent << ", failed " << failed << ", first failure: " << first_failure);
+  CHECK(replaced);
+  CHECK(sent >= 2000);
+  CHECK(failed == 0);
+
+  // The database's node dies: a new database starts elsewhere, and the web servers find it by
+  // the same Service name (its count starts again).
+  r = lc.Script({"crash", db_node});
+  CHECK(r.exit_code == 0);
+  std::string answer;
+  bool found = WaitFor(
+      [&] {
+        auto dbs = ReadySeedPods(lc, "database");
+        if (dbs.size() != 1 || dbs[0]["spec"]["nodeName"] == db_node) return false;
+        answer = RawGet(target, 30080);
+        return Ok200(answer);
+      },
+      120s);
+  INFO(answer << lc.Logs());
+  CHECK(found);
+  CHECK(Body(answer).find("(database database:6379)") != std::string::npos);
+
+  // Scale to 0: no backend, and the load balancer refuses at once; back to 2: it answers.
+  r = lc.Tugctl({"scale", "deployment", "web-server", "-n", "seed", "--replicas", "0"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(WaitFor([&] { return ReadyEndpoints(lc, "load-balancer") == 0; }, 60s));
+  CHECK(WaitFor([&] { return RawGet(target, 30080).empty(); }, 20s));
+  r = lc.Tugctl({"scale", "deployment", "web-server", "-n", "seed", "--replicas", "2"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(WaitFor([&] { return Ok200(RawGet(target, 30080)); }, 90s));
 }

@@ -38,6 +38,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The whitespace-separated words of `text`.
+std::vector<std::string> Words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;)
+    out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
 const char* kNoKubectl =
     "kubectl is not installed (none on PATH, TUG_KUBECTL unset): kubectl tests skipped";
 
@@ -397,7 +410,28 @@ TEST_CASE("kubectl's everyday verbs against a real three-member cluster",
   CHECK(Lines(r.out).size() >= 3);
   r = kubectl({"api-resources", "--no-headers", "-o", "name"});
   REQUIRE(r.exit_code == 0);
-  CHECK(Lines(r.out) == std::vector<std::string>{"events", "nodes", "pods", "deployments.apps"});
+  CHECK(Lines(r.out) == std::vector<std::string>{"endpoints", "events", "nodes", "pods", "services",
+                                                 "deployments.apps"});
+
+  // kubectl expose makes a Service from the Deployment's selector; get svc shows it.
+  r = kubectl({"expose", "deployment", "web", "--port", "80", "--target-port", "8080"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "service/web exposed\n");
+  json svc = GetJson(api, "/api/v1/namespaces/default/services/web");
+  CHECK(svc["spec"]["selector"] == d["spec"]["selector"]["matchLabels"]);
+  CHECK(svc["spec"]["ports"][0]["targetPort"] == 8080);
+  std::string ip = svc["spec"].value("clusterIP", "");
+  CHECK(ip.rfind("10.96.", 0) == 0);
+  r = kubectl({"get", "svc", "web", "--no-headers"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Words(r.out).size() == 6);
+  CHECK(Words(r.out)[0] == "web");
+  CHECK(Words(r.out)[1] == "ClusterIP");
+  CHECK(Words(r.out)[2] == ip);
+  CHECK(Words(r.out)[4] == "80/TCP");
+  r = kubectl({"get", "endpoints", "web", "-o", "name"});
+  CHECK(r.out == "endpoints/web\n");
 
   // errors read as they do from Kubernetes
   r = kubectl({"apply", "-f", bad_file});

@@ -488,13 +488,13 @@ TEST_CASE(
   CHECK(!fs::exists(PodNetwork::NetnsPath(uid)));
   CHECK(!LinkExists(PodNetwork::VethName(uid)));
   CHECK(fs::is_empty(no.state_dir));
-  CHECK(*network->Assign("another") == network->range().Pod(0));
+  CHECK(*network->Assign("another") == network->range()->Pod(0));
 
   // A restarted agent finds the addresses it gave (records on disk) and prunes the pods gone.
   REQUIRE(network->Attach("another").ok());
   auto again = PodNetwork::Open(no);
   REQUIRE(again.ok());
-  CHECK((*again)->AddressOf("another") == network->range().Pod(0));
+  CHECK((*again)->AddressOf("another") == network->range()->Pod(0));
   (*again)->Prune({});
   CHECK(!fs::exists(PodNetwork::NetnsPath("another")));
   CHECK(fs::is_empty(no.state_dir));

@@ -204,6 +204,57 @@ const api::ResourceInfo& R(const char* name) {
   return *api::ResolveResource(name);
 }
 
+// A NodePort Service and its Endpoints (two ready replicas, one not ready), and a ClusterIP one.
+std::vector<json> Services() {
+  return {{{"apiVersion", "v1"},
+           {"kind", "Service"},
+           {"metadata",
+            {{"name", "web"},
+             {"namespace", "default"},
+             {"uid", "s1"},
+             {"creationTimestamp", Ago(600)},
+             {"labels", {{"app", "web"}}}}},
+           {"spec",
+            {{"type", "NodePort"},
+             {"selector", {{"app", "web"}}},
+             {"clusterIP", "10.96.37.20"},
+             {"clusterIPs", {"10.96.37.20"}},
+             {"ipFamilyPolicy", "SingleStack"},
+             {"sessionAffinity", "None"},
+             {"externalTrafficPolicy", "Cluster"},
+             {"ports",
+              {{{"name", "http"},
+                {"port", 80},
+                {"targetPort", "http"},
+                {"nodePort", 30080},
+                {"protocol", "TCP"}}}}}}},
+          {{"apiVersion", "v1"},
+           {"kind", "Service"},
+           {"metadata",
+            {{"name", "database"}, {"namespace", "default"}, {"creationTimestamp", Ago(7200)}}},
+           {"spec",
+            {{"type", "ClusterIP"},
+             {"selector", {{"app", "database"}}},
+             {"clusterIP", "10.96.0.12"},
+             {"sessionAffinity", "ClientIP"},
+             {"ports", {{{"port", 6379}, {"targetPort", 6379}, {"protocol", "TCP"}}}}}}}};
+}
+
+json WebEndpoints() {
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Endpoints"},
+      {"metadata", {{"name", "web"}, {"namespace", "default"}, {"creationTimestamp", Ago(600)}}},
+      {"subsets",
+       {{{"addresses",
+          {{{"ip", "10.244.0.2"}, {"nodeName", "node-a"}},
+           {{"ip", "10.244.1.2"}, {"nodeName", "node-b"}},
+           {{"ip", "10.244.1.3"}, {"nodeName", "node-b"}},
+           {{"ip", "10.244.2.2"}, {"nodeName", "node-c"}}}},
+         {"notReadyAddresses", {{{"ip", "10.244.2.3"}}}},
+         {"ports", {{{"name", "http"}, {"port", 8080}, {"protocol", "TCP"}}}}}}}};
+}
+
 std::string Table(const char* kind, const std::vector<json>& objs, api::PrintOptions po) {
   po.now = kNow;
   return ctl::RenderObjects(R(kind), objs, po.wide ? "wide" : "", po, true);
@@ -222,6 +273,8 @@ TEST_CASE("get prints kubectl's tables", "[cli][golden]") {
   CheckGolden("get_events.txt", Table("events", Events(), {}));
   CheckGolden("get_events_wide.txt", Table("events", Events(), {.wide = true}));
   CheckGolden("get_labels.txt", Table("deployments", Deployments(), {.show_labels = true}));
+  CheckGolden("get_services.txt", Table("services", Services(), {.wide = true}));
+  CheckGolden("get_endpoints.txt", Table("endpoints", {WebEndpoints()}, {}));
   // --no-headers: the rows aligned among themselves, not by the header row.
   api::PrintOptions po;
   po.now = kNow;
@@ -236,6 +289,8 @@ TEST_CASE("describe lays objects out as kubectl does", "[cli][golden]") {
   CheckGolden("describe_pod.txt", ctl::DescribeObject(R("pods"), RunningPod(), Events(), {}, kNow));
   CheckGolden("describe_deployment.txt",
               ctl::DescribeObject(R("deployments"), Deployments()[0], {}, {RunningPod()}, kNow));
+  CheckGolden("describe_service.txt",
+              ctl::DescribeObject(R("services"), Services()[0], {}, {WebEndpoints()}, kNow));
   CheckGolden("describe_node.txt",
               ctl::DescribeObject(R("nodes"), Nodes()[0], {}, {RunningPod()}, kNow));
 }

@@ -127,6 +127,11 @@ std::set<std::string> PodNetwork::Pods() const {
   return out;
 }
 
+bool PodNetwork::InUse() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return bridge_ready_ || !by_pod_.empty();
+}
+
 Status PodNetwork::EnsureBridgeLocked() {
   if (bridge_ready_) return Status::Ok();
   if (!range_) return Status::Unavailable("this node has no pod range yet");

@@ -73,6 +73,9 @@ class PodNetwork : public PodAddresses {
   void Prune(const std::set<std::string>& live) override;
   // The pods that have an address.
   std::set<std::string> Pods() const;
+  // Whether this node uses its pod network (a pod has an address, or the bridge was made):
+  // until then the agent leaves the node's routing and firewall alone.
+  bool InUse() const;
 
   // The names this network gives a pod's namespace and the node end of its veth.
   static std::string NetnsName(const std::string& pod_uid) { return "tug-" + pod_uid; }

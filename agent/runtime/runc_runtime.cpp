@@ -1,5 +1,7 @@
 #include "agent/runtime/runc_runtime.h"
 
+#include "agent/dns/cluster_dns.h"
+
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -207,7 +209,13 @@ void RuncRuntime::Work(uint64_t run, ContainerLaunch c) {
   if (!c.hostname.empty())
     hosts += (pod_ip.empty() ? std::string("127.0.1.1") : pod_ip) + "\t" + c.hostname + "\n";
   std::string resolv;
-  (void)ReadWholeFile(o_.resolv_conf, &resolv);
+  std::optional<Ipv4Range> range = o_.network ? o_.network->range() : std::nullopt;
+  if (c.pod_network && o_.cluster_dns && range) {
+    resolv = dns::ResolvConf(c.pod_namespace.empty() ? "default" : c.pod_namespace,
+                             range->Gateway(), o_.cluster_domain);
+  } else {
+    (void)ReadWholeFile(o_.resolv_conf, &resolv);
+  }
   for (const auto& [name, text] : {std::pair<std::string, std::string>{"hosts", hosts},
                                    {"resolv.conf", resolv},
                                    {"hostname", c.hostname + "\n"}}) {

@@ -45,7 +45,11 @@ struct RuncOptions {
   std::string runc = "/usr/sbin/runc";
   std::string state_root;                        // runc --root: <data-dir>/runc
   std::string shim;                              // tug-shim
-  std::string resolv_conf = "/etc/resolv.conf";  // copied into each pod
+  std::string resolv_conf = "/etc/resolv.conf";  // copied into each pod on the host's network
+  // Pods with a network of their own ask the agent's cluster DNS (dns/dns_server.h) on their
+  // gateway address, with Kubernetes' search path for `cluster_domain`.
+  bool cluster_dns = true;
+  std::string cluster_domain = "cluster.local";
   bool allow_overlay = true;
   int64_t pids_limit = 4096;  // per container, as a fork-bomb guard
   // The node's pod network: a container not on the host's network joins its pod's namespace

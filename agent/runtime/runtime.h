@@ -62,6 +62,7 @@ struct ContainerLaunch {
   // The pod's own network (network/pod_network.h): its uid names it; set when the runtime
   // said GivesPodNetwork for this container.
   std::string pod_uid;
+  std::string pod_namespace;  // its resolv.conf searches <ns>.svc.<domain> first
   bool pod_network = false;
   std::vector<ContainerMount> mounts;
   int64_t cpu_limit_millis = 0, cpu_request_millis = 0;

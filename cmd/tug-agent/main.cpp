@@ -62,11 +62,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--pod-cidr", o.pod_cidr,
                  "this node's pod range: image-based pods get an address from it (the first "
-                 "host address is the node's, on the pod bridge)")
-      ->default_val("10.88.0.0/24");
+                 "host address is the node's, on the pod bridge); default: the range the "
+                 "control plane gives the Node (spec.podCIDR, from tugd --cluster-cidr)");
   app.add_option("--pod-bridge", o.pod_bridge,
                  "the bridge pods' veths hang on (made if missing; at most 15 characters)")
       ->default_val("tug0");
+  app.add_option("--service-proxy", o.service_proxy,
+                 "serve every Service's cluster IP and NodePort on this node")
+      ->default_val(true);
+  app.add_option("--proxy-connect-timeout-ms", o.proxy_connect_timeout_ms,
+                 "how long the proxy waits for a backend to accept before trying the next")
+      ->default_val(1000);
+  app.add_option("--cluster-dns", o.cluster_dns,
+                 "answer <service>.<namespace>.svc.<domain> for this node's pods")
+      ->default_val(true);
+  app.add_option("--cluster-domain", o.cluster_domain, "the cluster's DNS domain")
+      ->default_val("cluster.local");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_val("info");
   try {
     app.parse(argc, argv);

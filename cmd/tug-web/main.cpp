@@ -2,12 +2,22 @@
 // pod and node it runs on (from POD_NAME and NODE_NAME, which the agent sets), so that a user
 // can see the replicas and where they are; /healthz answers "ok" for probes.
 //
-//   tug-web [--port N]      (default: $PORT, which the agent sets to the host port it chose)
+// With --redis HOST:PORT (the seed's web server in front of its database) every GET also
+// counts a visit in Redis (INCR visits) and says the count: HOST is looked up for every
+// request, so a Service name ("database:6379") finds the database wherever it runs. When the
+// database cannot be reached the answer is 503 and says why.
+//
+//   tug-web [--port N] [--redis HOST:PORT]   (port default: $PORT, which the agent sets to
+//                                             the host port it chose, else 8080)
 //
 // One thread, one connection at a time: it serves a demo and tests, not production traffic.
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 #include <string>
 
 #include <boost/asio.hpp>
@@ -26,7 +36,40 @@ std::string Env(const char* name, const char* fallback) {
   return v && *v ? v : fallback;
 }
 
-void Serve(tcp::socket socket, const std::string& pod, const std::string& node) {
+// INCR visits on the Redis at host:port: the new count, or an error message.
+bool CountVisit(const std::string& addr, long long* count, std::string* error) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    *error = "--redis wants HOST:PORT, not " + addr;
+    return false;
+  }
+  try {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    auto eps = resolver.resolve(addr.substr(0, colon), addr.substr(colon + 1));
+    tcp::socket s(io);
+    asio::connect(s, eps);
+    timeval tv{2, 0};
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string cmd = "*2\r\n$4\r\nINCR\r\n$6\r\nvisits\r\n";
+    asio::write(s, asio::buffer(cmd));
+    asio::streambuf buf;
+    asio::read_until(s, buf, "\r\n");
+    std::string line((std::istreambuf_iterator<char>(&buf)), {});
+    if (line.empty() || line[0] != ':') {
+      *error = "Redis answered " + line.substr(0, line.find('\r'));
+      return false;
+    }
+    *count = std::atoll(line.c_str() + 1);
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+void Serve(tcp::socket socket, const std::string& pod, const std::string& node,
+           const std::string& redis) {
   beast::error_code ec;
   beast::flat_buffer buf;
   for (;;) {
@@ -42,8 +85,18 @@ void Serve(tcp::socket socket, const std::string& pod, const std::string& node) 
       res.body() = "only GET\n";
     } else if (req.target() == "/healthz") {
       res.body() = "ok\n";
-    } else {
+    } else if (redis.empty()) {
       res.body() = "hello from " + pod + " on " + node + "\n";
+    } else {
+      long long visits = 0;
+      std::string error;
+      if (CountVisit(redis, &visits, &error)) {
+        res.body() = "hello from " + pod + " on " + node + ": visit " + std::to_string(visits) +
+                     " (database " + redis + ")\n";
+      } else {
+        res.result(http::status::service_unavailable);
+        res.body() = "database " + redis + " unreachable from " + pod + ": " + error + "\n";
+      }
     }
     res.prepare_payload();
     std::cout << req.method_string() << " " << req.target() << " " << res.result_int() << std::endl;
@@ -55,16 +108,19 @@ void Serve(tcp::socket socket, const std::string& pod, const std::string& node) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string port = Env("PORT", "8080");
+  std::string port = Env("PORT", "8080"), redis;
+  const char* usage = "usage: tug-web [--port N] [--redis HOST:PORT]   (port: $PORT, else 8080)";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) {
       port = argv[++i];
+    } else if (a == "--redis" && i + 1 < argc) {
+      redis = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::cout << "usage: tug-web [--port N]   (default $PORT, else 8080)\n";
+      std::cout << usage << "\n";
       return 0;
     } else {
-      std::cerr << "tug-web: unknown argument " << a << " (usage: tug-web [--port N])\n";
+      std::cerr << "tug-web: unknown argument " << a << " (" << usage << ")\n";
       return 2;
     }
   }
@@ -79,11 +135,11 @@ int main(int argc, char** argv) {
     asio::io_context io;
     tcp::acceptor acceptor(io, {tcp::v4(), static_cast<unsigned short>(port_num)});
     std::cout << "tug-web: " << pod << " on " << node << " listening on port " << port_num
-              << std::endl;
+              << (redis.empty() ? "" : ", counting visits in Redis at " + redis) << std::endl;
     for (;;) {
       tcp::socket socket(io);
       acceptor.accept(socket);
-      Serve(std::move(socket), pod, node);
+      Serve(std::move(socket), pod, node, redis);
     }
   } catch (const std::exception& e) {
     std::cerr << "tug-web: " << e.what() << "\n";

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <ostream>
 
@@ -401,12 +402,55 @@ std::string DescribeEvent(const json& e, int64_t now) {
   return t.Done();
 }
 
+// kubectl describe service: the addresses, each port with its target and node port, and the
+// ready endpoints (from the Service's Endpoints object, `endpoints`).
+std::string DescribeService(const json& svc, const std::vector<json>& events,
+                            const std::vector<json>& endpoints, int64_t now) {
+  Text t;
+  CommonHead(t, svc, true);
+  t.Map(0, "Labels", At(svc, {"metadata", "labels"}));
+  t.Map(0, "Annotations", At(svc, {"metadata", "annotations"}), true);
+  t.Field(0, "Selector", api::LabelsText(At(svc, {"spec", "selector"})));
+  t.Field(0, "Type", Str(At(svc, {"spec", "type"}), "ClusterIP"));
+  t.Field(0, "IP Family Policy", Str(At(svc, {"spec", "ipFamilyPolicy"}), "SingleStack"));
+  t.Field(0, "IP Families", "IPv4");
+  std::string ip = Str(At(svc, {"spec", "clusterIP"}), "<none>");
+  t.Field(0, "IP", ip);
+  t.Field(0, "IPs", ip);
+  // The ready addresses by endpoint port name.
+  std::map<std::string, std::vector<std::string>> ready;
+  for (const auto& e : endpoints)
+    for (const auto& sub : api::AtArray(e, {"subsets"}))
+      for (const auto& port : api::AtArray(sub, {"ports"}))
+        for (const auto& a : api::AtArray(sub, {"addresses"}))
+          ready[Str(At(port, {"name"}))].push_back(Str(At(a, {"ip"})) + ":" +
+                                                   std::to_string(Int(At(port, {"port"}))));
+  for (const auto& p : api::AtArray(svc, {"spec", "ports"})) {
+    std::string name = Str(At(p, {"name"}), "<unset>");
+    std::string proto = Str(At(p, {"protocol"}), "TCP");
+    t.Field(0, "Port", name + "  " + std::to_string(Int(At(p, {"port"}))) + "/" + proto);
+    t.Field(0, "TargetPort", Str(At(p, {"targetPort"})) + "/" + proto);
+    if (Int(At(p, {"nodePort"})) > 0)
+      t.Field(0, "NodePort", name + "  " + std::to_string(Int(At(p, {"nodePort"}))) + "/" + proto);
+    std::string list;
+    for (const auto& addr : ready[Str(At(p, {"name"}))])
+      list += (list.empty() ? "" : ",") + addr;
+    t.Field(0, "Endpoints", list);
+  }
+  t.Field(0, "Session Affinity", Str(At(svc, {"spec", "sessionAffinity"}), "None"));
+  if (!Str(At(svc, {"spec", "externalTrafficPolicy"})).empty())
+    t.Field(0, "External Traffic Policy", Str(At(svc, {"spec", "externalTrafficPolicy"})));
+  EventLines(t, events, now);
+  return t.Done();
+}
+
 // What `describe` shows for one kind: its text, and the pods listed with it. One entry per
 // kind, here; a kind without one gets the common head (name, namespace, labels, annotations)
 // and its events.
 struct Describer {
   const char* resource;  // plural, as served
-  // The query (path and selector) for the pods shown with the object; "" for none.
+  // The query (path and selector) for the related objects shown with the object ("pods"
+  // below: a deployment's or node's pods, a service's Endpoints); "" for none.
   std::string (*pods_query)(const json& obj);
   std::string (*render)(const json& obj, const std::vector<json>& events,
                         const std::vector<json>& pods, int64_t now);
@@ -436,6 +480,14 @@ const std::vector<Describer>& Describers() {
                 QueryEscape("spec.nodeName=" + Str(At(n, {"metadata", "name"})));
        },
        DescribeNode},
+      {"services",
+       [](const json& svc) {
+         return ResourcePath(*api::ResolveResource("endpoints"),
+                             Str(At(svc, {"metadata", "namespace"}))) +
+                "?fieldSelector=" +
+                QueryEscape("metadata.name=" + Str(At(svc, {"metadata", "name"})));
+       },
+       DescribeService},
       {"events", NoPods,
        [](const json& e, const std::vector<json>&, const std::vector<json>&, int64_t now) {
          return DescribeEvent(e, now);
