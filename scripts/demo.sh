@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a local cluster (scripts/local-cluster.sh), the web-server example applied to it
 # (host processes), the seed's application from container images (a database and three web
-# servers, pulled from the launcher's registry and run with runc), and what to do next. Run
-# from the repository's root after a build.
+# servers behind a load balancer, pulled from the launcher's registry and run with runc), and
+# what to do next. Run from the repository's root after a build.
 set -euo pipefail
 
 DIR=${TUG_DEMO_DIR:-.tug-local}
@@ -35,22 +35,27 @@ for u in "${urls[@]}"; do
   printf '  curl %-32s -> %s\n' "$u" "$(curl -s --max-time 3 "$u" || echo '(no answer)')"
 done
 
-# The seed's application, from images: each pod has an address of its own, reached from its node.
+# The seed's application, from images (manifests/seed-app.yaml): a database behind a Service,
+# three web servers that find it by name, and a NodePort Service in front of them, the load
+# balancer, served on every node.
+lb=""
 if [[ -f $DIR/registries.yaml ]]; then
   echo
-  tugctl apply -n seed -f manifests/seed-example.yaml
+  tugctl apply -n seed -f manifests/seed-app.yaml
   tugctl rollout status -n seed deployment database --timeout 180s
   tugctl rollout status -n seed deployment web-server --timeout 180s
   echo
-  tugctl get pods -n seed -o wide
+  tugctl get pods,svc,endpoints -n seed -o wide
   echo
-  echo "The image-based web servers answer at their pod addresses (from their nodes):"
-  # (Columns from the end: IP, NODE, PORTS.)
-  while read -r name ip node; do
-    [[ $name == web-server-* ]] || continue
-    printf '  %s: curl http://%s:8080/ -> %s\n' "$node" "$ip" \
-      "$(cluster exec "$node" curl -s --max-time 3 "http://$ip:8080/" || echo '(no answer)')"
-  done < <(tugctl get pods -n seed -o wide --no-headers | awk '{print $1, $(NF-2), $(NF-1)}')
+  lb="http://$(cluster addr node-a):30080/"
+  # Every node's address serves the load balancer's port; the first answer can take a moment
+  # (the Endpoints reach the nodes' proxies just after the pods are ready).
+  for _ in $(seq 50); do curl -sf --max-time 2 "$lb" > /dev/null && break; sleep 0.2; done
+  echo "The load balancer spreads requests over the web servers, which count visits in the database:"
+  for node in node-a node-b node-c; do
+    u="http://$(cluster addr "$node"):30080/"
+    printf '  curl %-28s -> %s\n' "$u" "$(curl -s --max-time 3 "$u" || echo '(no answer)')"
+  done
 fi
 
 abs=$(cd "$DIR" && pwd)
@@ -70,3 +75,10 @@ or kubectl, if you have it (the members also serve HTTPS; the kubeconfig holds t
 Logs of each process: $abs/logs/
 Stop everything it started: make down
 EOF
+if [[ -n $lb ]]; then
+  echo
+  echo "The seed's load balancer (any node's address, port 30080):"
+  echo "  curl $lb"
+  echo "It keeps answering when a node dies (a machine losing power, here node-b):"
+  echo "  bash scripts/local-cluster.sh --dir $DIR crash node-b"
+fi

@@ -53,6 +53,9 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
   struct Conn {
     explicit Conn(Strand& s) : client(s), server(s) {}
     tcp::socket client, server;
+    // One buffer per direction, not zeroed (a connection per request must be cheap).
+    std::unique_ptr<char[]> up = std::make_unique_for_overwrite<char[]>(kBuffer);
+    std::unique_ptr<char[]> down = std::make_unique_for_overwrite<char[]>(kBuffer);
     void Close() {
       error_code ec;
       client.close(ec);
@@ -184,12 +187,11 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     co_return false;
   }
 
-  static awaitable<void> Pump(tcp::socket& from, tcp::socket& to) {
-    std::vector<char> buf(kBuffer);
+  static awaitable<void> Pump(tcp::socket& from, tcp::socket& to, char* buf) {
     for (;;) {
-      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTuple);
+      auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, kBuffer), kTuple);
       if (ec || n == 0) break;
-      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kTuple);
+      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), kTuple);
       if (wec) break;
     }
     // Half-close: the other side sees the end of this direction and may still answer.
@@ -214,17 +216,18 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     // Until the backend's first byte, the client's bytes are kept for a replay elsewhere.
     std::string replay;
     bool replayable = true, client_done = false;
-    std::vector<char> cbuf(kBuffer), sbuf(kBuffer);
+    char* cbuf = c->up.get();
+    char* sbuf = c->down.get();
     size_t answered = 0;
     while (answered == 0 && !stopped) {
       bool backend_failed = false;
       if (client_done) {
-        auto [sec, n] = co_await c->server.async_read_some(asio::buffer(sbuf), kTuple);
+        auto [sec, n] = co_await c->server.async_read_some(asio::buffer(sbuf, kBuffer), kTuple);
         if (sec || n == 0) backend_failed = true;
         answered = backend_failed ? 0 : n;
       } else {
-        auto r = co_await (c->client.async_read_some(asio::buffer(cbuf), kTuple) ||
-                           c->server.async_read_some(asio::buffer(sbuf), kTuple));
+        auto r = co_await (c->client.async_read_some(asio::buffer(cbuf, kBuffer), kTuple) ||
+                           c->server.async_read_some(asio::buffer(sbuf, kBuffer), kTuple));
         if (r.index() == 0) {
           auto [cec, n] = std::get<0>(r);
           if (cec == asio::error::eof || (!cec && n == 0)) {
@@ -237,13 +240,12 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
             co_return;
           }
           if (replayable && replay.size() + n <= opt.replay_limit) {
-            replay.append(cbuf.data(), n);
+            replay.append(cbuf, n);
           } else {
             replayable = false;
             replay.clear();
           }
-          auto [wec, wn] =
-              co_await asio::async_write(c->server, asio::buffer(cbuf.data(), n), kTuple);
+          auto [wec, wn] = co_await asio::async_write(c->server, asio::buffer(cbuf, n), kTuple);
           if (wec) backend_failed = true;
         } else {
           auto [sec, n] = std::get<1>(r);
@@ -276,8 +278,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
       c->Close();
       co_return;
     }
-    auto [wec, wn] =
-        co_await asio::async_write(c->client, asio::buffer(sbuf.data(), answered), kTuple);
+    auto [wec, wn] = co_await asio::async_write(c->client, asio::buffer(sbuf, answered), kTuple);
     if (wec) {
       c->Close();
       co_return;
@@ -286,9 +287,9 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     replay.shrink_to_fit();
     if (!client_done)
       asio::co_spawn(
-          strand, [c]() -> awaitable<void> { co_await Pump(c->client, c->server); },
+          strand, [c]() -> awaitable<void> { co_await Pump(c->client, c->server, c->up.get()); },
           asio::detached);
-    co_await Pump(c->server, c->client);
+    co_await Pump(c->server, c->client, c->down.get());
     // The backend is done: whatever the client still sends has no one to read it.
     c->Close();
   }

@@ -10,7 +10,7 @@
 //   tug-web [--port N] [--redis HOST:PORT]   (port default: $PORT, which the agent sets to
 //                                             the host port it chose, else 8080)
 //
-// One thread, one connection at a time: it serves a demo and tests, not production traffic.
+// A thread per connection: it serves a demo, tests and benchmarks, not production traffic.
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -19,6 +19,7 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -139,7 +140,10 @@ int main(int argc, char** argv) {
     for (;;) {
       tcp::socket socket(io);
       acceptor.accept(socket);
-      Serve(std::move(socket), pod, node, redis);
+      // A thread per connection: a kept-alive client must not hold the others off.
+      std::thread([s = std::move(socket), pod, node, redis]() mutable {
+        Serve(std::move(s), pod, node, redis);
+      }).detach();
     }
   } catch (const std::exception& e) {
     std::cerr << "tug-web: " << e.what() << "\n";
