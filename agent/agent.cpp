@@ -151,6 +151,10 @@ struct Agent::Impl {
   std::unique_ptr<RuncRuntime> runc;
   std::unique_ptr<PodNetwork> network;
   std::unique_ptr<RelayedHostPorts> forwards;
+  // The proxy's own threads (one per core): relaying must not wait behind the supervisor.
+  boost::asio::io_context proxy_io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> proxy_work{
+      proxy_io.get_executor()};
   std::unique_ptr<proxy::ServiceProxy> proxy;
   std::unique_ptr<dns::DnsServer> dns;
   std::string dns_address;  // where the DNS server listens ("" until the pod range is known)
@@ -868,7 +872,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions o) {
   if (o.service_proxy) {
     proxy::ProxyOptions po;
     po.connect_timeout_ms = o.proxy_connect_timeout_ms;
-    p->proxy = std::make_unique<proxy::ServiceProxy>(p->io, po);
+    p->proxy = std::make_unique<proxy::ServiceProxy>(p->proxy_io, po);
     p->proxy->SetErrorHandler(
         [](const std::string& problem) { spdlog::warn("proxy: {}", problem); });
   }
@@ -953,6 +957,20 @@ void Agent::Run() {
     p->threads.emplace_back(guarded("endpoints watch", &Impl::EndpointsLoop));
   }
   if (p->routes) p->threads.emplace_back(guarded("routes", &Impl::RoutesLoop));
+  if (p->proxy) {
+    for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i) {
+      p->threads.emplace_back([p] {
+        while (!p->stopping) {
+          try {
+            p->proxy_io.run();
+            return;
+          } catch (const std::exception& e) {
+            spdlog::error("proxy: unexpected error, carrying on: {}", e.what());
+          }
+        }
+      });
+    }
+  }
   boost::asio::post(p->io, [p] { p->Tick(); });
   while (!p->stopping) {
     try {
@@ -971,6 +989,7 @@ void Agent::Stop() {
   }
   impl_->cv.notify_all();
   impl_->io.stop();
+  impl_->proxy_io.stop();
 }
 
 uint16_t Agent::port() const {

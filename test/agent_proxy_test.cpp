@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/proxy/service_proxy.h"
 #include "test/support/tugd_cluster.h"
@@ -126,22 +127,25 @@ uint16_t DeadPort() {
   return port;
 }
 
+// The proxy on two threads, as the agent runs it (a thread per core).
 struct Proxy {
   boost::asio::io_context io;
   ServiceProxy proxy{io};
-  std::thread thread;
+  std::vector<std::thread> threads;
   std::atomic<int> errors{0};
   Proxy() {
     proxy.SetErrorHandler([this](const std::string&) { ++errors; });
-    thread = std::thread([this] {
-      auto guard = boost::asio::make_work_guard(io);
-      io.run();
-    });
+    for (int i = 0; i < 2; ++i)
+      threads.emplace_back([this] {
+        auto guard = boost::asio::make_work_guard(io);
+        io.run();
+      });
   }
   ~Proxy() {
     proxy.Stop();
     io.stop();
-    thread.join();
+    for (auto& t : threads)
+      t.join();
   }
 };
 

@@ -6,6 +6,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "base/status.h"
@@ -40,18 +41,36 @@ std::string Key(const ProxyPort& p) {
 }  // namespace
 
 struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
-  Impl(asio::io_context& io, ProxyOptions o) : strand(asio::make_strand(io)), opt(o) {}
+  Impl(asio::io_context& ctx, ProxyOptions o) : io(ctx), strand(asio::make_strand(ctx)), opt(o) {}
 
+  // Listeners live on the proxy's strand; each connection on a strand of its own, so that
+  // connections run on every thread of the io_context. A listener's picker is shared by its
+  // connections: under its mutex.
   struct Listener {
     Listener(Strand& s, ProxyPort p)
         : port(std::move(p)), acceptor(s), picker(port.affinity, port.affinity_timeout_ms) {}
-    ProxyPort port;
+    ProxyPort port;  // strand only
     tcp::acceptor acceptor;
-    BackendPicker picker;
-    bool closed = false;
+    std::mutex mu;
+    BackendPicker picker;  // under mu
+    std::atomic<bool> closed{false};
+
+    std::vector<Backend> Order(const std::string& client) {
+      std::lock_guard<std::mutex> l(mu);
+      return picker.Order(client, NowMs());
+    }
+    void Failed(const Backend& b) {
+      std::lock_guard<std::mutex> l(mu);
+      picker.Failed(b, NowMs());
+    }
+    void Connected(const Backend& b, const std::string& client) {
+      std::lock_guard<std::mutex> l(mu);
+      picker.Connected(b, client, NowMs());
+    }
   };
   struct Conn {
-    explicit Conn(Strand& s) : client(s), server(s) {}
+    explicit Conn(Strand s) : strand(s), client(strand), server(strand) {}
+    Strand strand;
     tcp::socket client, server;
     // One buffer per direction, not zeroed (a connection per request must be cheap).
     std::unique_ptr<char[]> up = std::make_unique_for_overwrite<char[]>(kBuffer);
@@ -63,13 +82,15 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     }
   };
 
+  asio::io_context& io;
   Strand strand;
   ProxyOptions opt;
-  std::map<std::string, std::shared_ptr<Listener>> listeners;
-  std::vector<std::weak_ptr<Conn>> conns;
+  std::map<std::string, std::shared_ptr<Listener>> listeners;  // strand only
+  std::mutex conns_mu;
+  std::vector<std::weak_ptr<Conn>> conns;  // under conns_mu
   std::function<void(const std::string&)> on_error;
   std::set<std::string> said;  // problems reported, so each is said once
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
   std::atomic<uint64_t> accepted{0}, connected{0}, retried{0}, replayed{0}, refused{0};
 
   void Report(const std::string& problem) {
@@ -119,9 +140,12 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
       auto it = listeners.find(key);
       if (it != listeners.end()) {
         Listener& l = *it->second;
-        if (l.port.affinity != p.affinity || l.port.affinity_timeout_ms != p.affinity_timeout_ms)
-          l.picker.SetAffinity(p.affinity, p.affinity_timeout_ms);
-        if (l.port.backends != p.backends) l.picker.SetBackends(p.backends);
+        {
+          std::lock_guard<std::mutex> lock(l.mu);
+          if (l.port.affinity != p.affinity || l.port.affinity_timeout_ms != p.affinity_timeout_ms)
+            l.picker.SetAffinity(p.affinity, p.affinity_timeout_ms);
+          if (l.port.backends != p.backends) l.picker.SetBackends(p.backends);
+        }
         l.port = std::move(p);
         continue;
       }
@@ -130,7 +154,10 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
         Report(s.message());
         continue;
       }
-      l->picker.SetBackends(l->port.backends);
+      {
+        std::lock_guard<std::mutex> lock(l->mu);
+        l->picker.SetBackends(l->port.backends);
+      }
       listeners[key] = l;
       asio::co_spawn(strand, Accept(l), asio::detached);
     }
@@ -139,22 +166,25 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
   awaitable<void> Accept(std::shared_ptr<Listener> l) {
     auto self = shared_from_this();
     while (!stopped && !l->closed) {
-      auto c = std::make_shared<Conn>(strand);
+      auto c = std::make_shared<Conn>(asio::make_strand(io));
       auto [ec] = co_await l->acceptor.async_accept(c->client, kTuple);
       if (ec) {
         if (stopped || l->closed || !l->acceptor.is_open()) break;
         continue;
       }
-      std::erase_if(conns, [](const auto& w) { return w.expired(); });
-      if (static_cast<int>(conns.size()) >= opt.max_connections) {
-        c->Close();
-        continue;
+      {
+        std::lock_guard<std::mutex> lock(conns_mu);
+        std::erase_if(conns, [](const auto& w) { return w.expired(); });
+        if (static_cast<int>(conns.size()) >= opt.max_connections) {
+          c->Close();
+          continue;
+        }
+        conns.push_back(c);
       }
       ++accepted;
       error_code ignored;
       c->client.set_option(tcp::no_delay(true), ignored);
-      conns.push_back(c);
-      asio::co_spawn(strand, Serve(l, c), asio::detached);
+      asio::co_spawn(c->strand, Serve(l, c), asio::detached);
     }
   }
 
@@ -166,21 +196,21 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
       const Backend& b = order[next++];
       error_code ec;
       c.server.close(ec);
-      c.server = tcp::socket(strand);
+      c.server = tcp::socket(c.strand);
       auto ip = asio::ip::make_address(b.ip, ec);
       if (ec) continue;
-      asio::steady_timer timer(strand);
+      asio::steady_timer timer(c.strand);
       timer.expires_after(std::chrono::milliseconds(opt.connect_timeout_ms));
       auto r = co_await (c.server.async_connect(tcp::endpoint(ip, b.port), kTuple) ||
                          timer.async_wait(kTuple));
       bool ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
       if (!ok) {
-        l.picker.Failed(b, NowMs());
+        l.Failed(b);
         if (next < order.size()) ++retried;
         continue;
       }
       c.server.set_option(tcp::no_delay(true), ec);
-      l.picker.Connected(b, client_ip, NowMs());
+      l.Connected(b, client_ip);
       *chosen = b;
       co_return true;
     }
@@ -204,7 +234,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     error_code ec;
     auto remote = c->client.remote_endpoint(ec);
     std::string client_ip = ec ? "" : remote.address().to_string();
-    std::vector<Backend> order = l->picker.Order(client_ip, NowMs());
+    std::vector<Backend> order = l->Order(client_ip);
     size_t next = 0;
     Backend current;
     if (!co_await ConnectNext(*l, *c, order, next, client_ip, &current)) {
@@ -258,7 +288,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
       }
       if (!backend_failed) continue;
       // The backend went away before answering anything: another one gets the client.
-      l->picker.Failed(current, NowMs());
+      l->Failed(current);
       if (!replayable || !co_await ConnectNext(*l, *c, order, next, client_ip, &current)) {
         c->Close();
         co_return;
@@ -287,7 +317,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     replay.shrink_to_fit();
     if (!client_done)
       asio::co_spawn(
-          strand, [c]() -> awaitable<void> { co_await Pump(c->client, c->server, c->up.get()); },
+          c->strand, [c]() -> awaitable<void> { co_await Pump(c->client, c->server, c->up.get()); },
           asio::detached);
     co_await Pump(c->server, c->client, c->down.get());
     // The backend is done: whatever the client still sends has no one to read it.
@@ -303,8 +333,9 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
       l->acceptor.close(ec);
     }
     listeners.clear();
+    std::lock_guard<std::mutex> lock(conns_mu);
     for (auto& w : conns)
-      if (auto c = w.lock()) c->Close();
+      if (auto c = w.lock()) asio::post(c->strand, [c] { c->Close(); });
   }
 };
 

@@ -22,8 +22,9 @@
 // per direction. Listeners set SO_REUSEPORT so that agents sharing one network namespace (the
 // tests run several on one machine) can all serve a port.
 //
-// Runs on a strand of the io_context given: Sync and the destructor may be called from any
-// thread.
+// Listeners run on a strand of the io_context given, each connection on a strand of its own:
+// give it an io_context with a thread per core and connections use every core. Sync and the
+// destructor may be called from any thread.
 #pragma once
 
 #include <cstdint>

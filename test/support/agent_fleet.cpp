@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -110,6 +111,14 @@ pid_t AgentFleet::Start(const std::string& name, std::vector<std::string> extra_
                                    "127.0.0.1:" + std::to_string(p.port),
                                    "--token-file",
                                    c_.TokenFile()};
+  // The fleet's agents share this machine's network namespace: its Service proxy and DNS
+  // would put the cluster's routes into the test machine's own tables (and serve every
+  // cluster IP several times over). The end-to-end tests run them, one node per namespace.
+  auto given = [&](const std::string& flag) {
+    return std::find(p.args.begin(), p.args.end(), flag) != p.args.end();
+  };
+  if (!given("--service-proxy")) args.insert(args.end(), {"--service-proxy", "false"});
+  if (!given("--cluster-dns")) args.insert(args.end(), {"--cluster-dns", "false"});
   args.insert(args.end(), p.args.begin(), p.args.end());
   pid_t pid = SpawnWithLog(args, DataDir(name) + ".log");
   p.pid = pid;
