@@ -46,7 +46,8 @@ int Listen(uint16_t* port) {
 // connection with a reset as soon as the line arrives, as a process killed mid-request does.
 class Backend_ {
  public:
-  Backend_(std::string name, bool killed = false) : name_(std::move(name)), killed_(killed) {
+  Backend_(std::string name, bool killed = false, int delay_ms = 0)
+      : name_(std::move(name)), killed_(killed), delay_ms_(delay_ms) {
     fd_ = Listen(&port_);
     thread_ = std::thread([this] { Run(); });
   }
@@ -66,6 +67,7 @@ class Backend_ {
       if (c < 0) break;
       char buf[256];
       ssize_t n = ::read(c, buf, sizeof buf);
+      if (delay_ms_ > 0 && n > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
       if (killed_) {
         linger l{1, 0};  // close with RST
         ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -79,6 +81,7 @@ class Backend_ {
   }
   std::string name_;
   bool killed_;
+  int delay_ms_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -245,4 +248,19 @@ TEST_CASE("ClientIP affinity keeps a client on one backend, and Sync changes the
   // The Service goes: its port is closed.
   p.proxy.Sync({});
   REQUIRE(tug::testing::WaitFor([&] { return Ask(port).empty(); }, 5s));
+}
+
+TEST_CASE("a slow backend is waited for, not taken for a dead one", "[agent][proxy]") {
+  // Its application answers after 4 s; its kernel acknowledges the request and the proxy's
+  // keepalive probes at once, so the proxy keeps waiting (a dead machine would not).
+  Backend_ slow("slow", false, 4000);
+  Proxy p;
+  uint16_t port = static_cast<uint16_t>(tug::testing::FreePort());
+  p.proxy.Sync({Port(port, {{"127.0.0.1", slow.port()}})});
+  REQUIRE(tug::testing::WaitFor([&] { return Listening(port); }, 5s));
+  auto start = std::chrono::steady_clock::now();
+  std::string answer = Ask(port, "patience\n");
+  CHECK(answer == "slow patience\n");
+  CHECK(std::chrono::steady_clock::now() - start >= 4s);
+  CHECK(p.proxy.stats().replayed == 0);
 }

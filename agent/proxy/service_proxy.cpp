@@ -1,6 +1,10 @@
 #include "agent/proxy/service_proxy.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <atomic>
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -27,6 +31,22 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(use_awaitable);
 constexpr size_t kBuffer = 16 * 1024;
+
+// How the proxy finds out that a backend's machine is gone while it waits for an answer: a
+// dead host sends no reset, so without these a request in flight to it would wait forever.
+// Keepalive probes (answered by a live host's kernel however slow the application is) and a
+// bound on unacknowledged data. Until the backend's first byte (when the request can still be
+// sent elsewhere) they are tight, about 2-3 s; afterwards relaxed.
+void WatchPeer(tcp::socket& s, bool answered) {
+  int fd = s.native_handle();
+  int on = 1, idle = answered ? 15 : 1, interval = answered ? 5 : 1, count = answered ? 3 : 1;
+  unsigned user_timeout_ms = answered ? 20000 : 2000;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -210,6 +230,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
         continue;
       }
       c.server.set_option(tcp::no_delay(true), ec);
+      WatchPeer(c.server, /*answered=*/false);
       l.Connected(b, client_ip);
       *chosen = b;
       co_return true;
@@ -315,6 +336,7 @@ struct ServiceProxy::Impl : std::enable_shared_from_this<ServiceProxy::Impl> {
     }
     replay.clear();
     replay.shrink_to_fit();
+    WatchPeer(c->server, /*answered=*/true);
     if (!client_done)
       asio::co_spawn(
           c->strand, [c]() -> awaitable<void> { co_await Pump(c->client, c->server, c->up.get()); },

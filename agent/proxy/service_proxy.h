@@ -11,7 +11,10 @@
 //   for set_aside_ms (BackendPicker), so the next clients do not wait for it;
 // - a backend that accepted but died before sending a single byte (killed with its node) is
 //   also replaced: the client's bytes sent so far (up to replay_limit) are kept until the
-//   backend answers, and sent again to the next backend. A backend that answered anything is
+//   backend answers, and sent again to the next backend. A machine that lost power sends no
+//   reset: tight TCP keepalives and a bound on unacknowledged data (TCP_USER_TIMEOUT) find it
+//   within about 3 s while the proxy waits for the first byte, however slow a live backend's
+//   application is (its kernel answers the probes). A backend that answered anything is
 //   never replaced (the client has seen part of an answer; only it can retry).
 // The cost is a copy of every byte through the agent (bench/ measures it against direct).
 // Established connections survive Sync (listeners removed keep their connections to the end)
