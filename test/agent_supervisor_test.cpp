@@ -294,7 +294,12 @@ TEST_CASE("probes: readiness sets Ready, failing liveness restarts the container
   c["livenessProbe"] = {
       {"exec", {{"command", {"true"}}}}, {"initialDelaySeconds", 5}, {"failureThreshold", 2}};
   f.sup->SetAssigned({Pod("probed", c, {{"terminationGracePeriodSeconds", 1}})}, 0);
-  REQUIRE(f.TickUntil(0, [&] { return PidIn(f.WorkFile("probed", "pid")) > 0; }));
+  // Started as the supervisor sees it (the runtime's start event), not only as the process
+  // does: probes begin then. (Waiting for the pid file alone raced with the event under ASan.)
+  REQUIRE(f.TickUntil(0, [&] {
+    return PidIn(f.WorkFile("probed", "pid")) > 0 &&
+           f.Container("probed")["state"].contains("running");
+  }));
   pid_t first = PidIn(f.WorkFile("probed", "pid"));
   // Not ready until the readiness probe passes; liveness waits for its initial delay.
   CHECK(f.Container("probed")["ready"] == false);
