@@ -35,6 +35,7 @@
 
 #include "base/command.h"
 #include "test/support/local_cluster.h"
+#include "test/support/raw_http.h"
 #include "test/support/tugd_cluster.h"
 
 using nlohmann::json;
@@ -53,26 +54,6 @@ double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
-}
-
-std::string RawGet(const std::string& ip, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string out, req = "GET / HTTP/1.0\r\n\r\n";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0)
-      out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
 }
 
 // A client that keeps one HTTP/1.1 connection and sends requests on it one after another.
@@ -120,10 +101,6 @@ class KeepAlive {
   std::string buf_;
 };
 
-bool Ok(const std::string& a) {
-  return a.rfind("HTTP/1.1 200", 0) == 0 || a.rfind("HTTP/1.0 200", 0) == 0;
-}
-
 struct Load {
   double rps = 0, p50 = 0, p99 = 0;
   int failed = 0;
@@ -147,7 +124,7 @@ Load Run(const std::string& ip, int port, int clients, int seconds, bool keep_al
           ok = conn->Get();
           if (!ok) conn.reset();
         } else {
-          ok = Ok(RawGet(ip, port));
+          ok = Ok200(RawGet(ip, port));
         }
         if (ok) mine.push_back(Ms(Clock::now() - t0));
         if (!ok) ++failed;
@@ -243,12 +220,12 @@ spec:
   if (pod.is_null()) return 1;
   // The pod's own node: direct and proxied requests take the same hops but the proxy's.
   std::string node_a = lc.Addr(pod["spec"].value("nodeName", "node-a"));
-  WaitFor([&] { return Ok(RawGet(node_a, 30090)); }, 30s);
+  WaitFor([&] { return Ok200(RawGet(node_a, 30090)); }, 30s);
   std::string pod_ip = pod["status"].value("podIP", "");
   std::string range = pod_ip.substr(0, pod_ip.rfind('.')) + ".0/24";
   // The host reaches the pod through node-a, as the NodePort's traffic does.
   auto added = tug::RunCommand({"ip", "route", "replace", range, "via", node_a});
-  WaitFor([&] { return Ok(RawGet(pod_ip, 8080)); }, 10s);
+  WaitFor([&] { return Ok200(RawGet(pod_ip, 8080)); }, 10s);
 
   for (bool keep_alive : {true, false}) {
     std::printf("1%s. one replica (tug-web), %d clients, %d s each, %s\n", keep_alive ? "a" : "b",
@@ -339,7 +316,7 @@ spec:
   std::string target = lc.Addr(survivor);
   std::thread loop([&] {
     while (!stop) {
-      if (!Ok(RawGet(target, 30090))) ++failed;
+      if (!Ok200(RawGet(target, 30090))) ++failed;
       ++sent;
     }
   });

@@ -53,6 +53,19 @@ storepb::Compare ModEquals(const std::string& key, int64_t rev) {
   return c;
 }
 
+// Writes `key` = `value` in `txn` only if the key does not exist yet (its create revision is
+// 0): how objects are created and how what they hold is claimed.
+void PutIfAbsent(storepb::TxnRequest& txn, const std::string& key, const std::string& value) {
+  auto* c = txn.add_compare();
+  c->set_key(key);
+  c->set_target(storepb::Compare::CREATE);
+  c->set_result(storepb::Compare::EQUAL);
+  c->set_create_revision(0);
+  auto* put = txn.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+}
+
 // The list continuation: the revision of the first page and the key to go on from.
 std::string EncodeContinue(int64_t rev, const std::string& next_key) {
   return Base64Encode(json{{"rv", rev}, {"start", Base64Encode(next_key)}}.dump());
@@ -260,24 +273,9 @@ void Registry::CreateAttempt(const api::ResourceInfo& r, const std::string& ns, 
           held = h->Held(filled);
         }
         storepb::TxnRequest txn;
-        auto* c = txn.add_compare();
-        c->set_key(key);
-        c->set_target(storepb::Compare::CREATE);
-        c->set_result(storepb::Compare::EQUAL);
-        c->set_create_revision(0);
-        auto* put = txn.add_success()->mutable_request_put();
-        put->set_key(key);
-        put->set_value(Stored(filled));
-        for (const auto& k : held) {
-          auto* hc = txn.add_compare();
-          hc->set_key(k);
-          hc->set_target(storepb::Compare::CREATE);
-          hc->set_result(storepb::Compare::EQUAL);
-          hc->set_create_revision(0);
-          auto* hp = txn.add_success()->mutable_request_put();
-          hp->set_key(k);
-          hp->set_value(key);
-        }
+        PutIfAbsent(txn, key, Stored(filled));
+        for (const auto& k : held)
+          PutIfAbsent(txn, k, key);
         Commit(
             std::move(txn),
             [this, &r, ns, o, filled, name, key, held, done, attempt](
@@ -522,16 +520,8 @@ void Registry::UpdateAttempt(const api::ResourceInfo& r, const std::string& ns,
               auto* put = txn.add_success()->mutable_request_put();
               put->set_key(key);
               put->set_value(Stored(next));
-              for (const auto& k : add) {
-                auto* hc = txn.add_compare();
-                hc->set_key(k);
-                hc->set_target(storepb::Compare::CREATE);
-                hc->set_result(storepb::Compare::EQUAL);
-                hc->set_create_revision(0);
-                auto* hp = txn.add_success()->mutable_request_put();
-                hp->set_key(k);
-                hp->set_value(key);
-              }
+              for (const auto& k : add)
+                PutIfAbsent(txn, k, key);
               for (const auto& k : drop)
                 txn.add_success()->mutable_request_delete_range()->set_key(k);
               // Lost a race: try again on the fresh object. A resourceVersion the client gave is
